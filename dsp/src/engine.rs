@@ -1,0 +1,476 @@
+//! The streaming processor: any block size, any channel count, exact latency, no allocation while processing.
+//!
+//! ## Signal path of one 10 ms hop
+//! Every channel keeps the newest 20 ms (plus one maximum pitch period) of its input. When a hop is complete:
+//! 1. each channel's frame is windowed and transformed (spectrum divided by the window length, so levels read
+//!    the same at every rate);
+//! 2. the channel spectra are averaged into one *mix* spectrum, from which everything that decides the mask is
+//!    computed: the pitch, the band statistics, the 42 features and the mask itself. One mask is applied to
+//!    every channel, so a stereo image and the balance between channels are preserved;
+//! 3. the mask source (classic, or unity for reference and tests) gives per-bin gains, which are held against
+//!    fast release ([`RELEASE_PER_FRAME`]) and limited by the maximum attenuation;
+//! 4. the pitch comb filter and the gains are applied to each channel, which is transformed back, windowed
+//!    again and overlap-added.
+//!
+//! ## Latency
+//! An input sample comes out exactly [`Engine::latency_samples`] = one window (20 ms) later, for every sequence
+//! of block sizes: samples are exchanged one hop at a time through fixed buffers, so the output does not depend
+//! on how the host slices its blocks.
+//!
+//! ## Robustness
+//! Non-finite input samples are replaced by silence and levels are clamped to ±[`INPUT_CLAMP`] (+60 dBFS) before
+//! analysis, so NaN, infinities and absurd levels cannot poison any state; tiny values are flushed to zero so
+//! the recursions never run on denormals.
+
+use crate::bands::{BandLayout, NB_BANDS};
+use crate::classic::ClassicSuppressor;
+use crate::comb;
+use crate::features::{BandStats, FeatureExtractor, NB_FEATURES};
+use crate::pitch::{PitchTracker, MAX_LAG};
+use crate::window::vorbis_into;
+use crate::{DspError, FrameLayout};
+use realfft::num_complex::Complex32;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use std::sync::Arc;
+
+/// Most channels one engine processes.
+pub const MAX_CHANNELS: usize = 32;
+/// Input samples are clamped to ± this (linear; +60 dBFS).
+pub const INPUT_CLAMP: f32 = 1000.0;
+/// Samples smaller than this in magnitude are treated as zero (about −600 dBFS; avoids denormals).
+const FLUSH: f32 = 1e-30;
+/// Fastest allowed fall of a gain from one frame to the next (linear factor, about −4.4 dB per 10 ms). Keeps
+/// word endings from being cut and avoids flutter; rises are never slowed.
+pub const RELEASE_PER_FRAME: f32 = 0.6;
+/// Default maximum attenuation, dB.
+pub const DEFAULT_MAX_ATTENUATION_DB: f32 = 30.0;
+
+/// Where the mask comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskMode {
+    /// Classic MCRA noise tracker with MMSE-LSA gains ([`crate::classic`]).
+    Classic,
+    /// Every gain one and no comb filter: the output is the input delayed by the latency (reference, tests).
+    Unity,
+}
+
+/// Construction parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EngineConfig {
+    /// Host sample rate, Hz (8 kHz to 384 kHz).
+    pub sample_rate: f32,
+    /// Channels processed (1 to [`MAX_CHANNELS`]). All share one mask.
+    pub channels: usize,
+}
+
+/// What the engine decided for the most recent frame: for meters, the trainer and tests. Plain data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameInfo {
+    /// Frames processed since construction or [`Engine::reset`].
+    pub frame_index: u64,
+    /// The 42 features of the mix (see [`crate::features`]).
+    pub features: [f32; NB_FEATURES],
+    /// Band energies of the mix spectrum (linear).
+    pub band_energy: [f32; NB_BANDS],
+    /// Effective gain applied per band, linear 0..=1 (power-weighted mean of the bin gains).
+    pub band_gains: [f32; NB_BANDS],
+    /// Pitch frequency, Hz.
+    pub pitch_hz: f32,
+    /// Normalised pitch correlation, -1..=1.
+    pub pitch_correlation: f32,
+    /// True when the frame's energy is below the silence threshold.
+    pub silent: bool,
+}
+
+impl Default for FrameInfo {
+    fn default() -> Self {
+        FrameInfo {
+            frame_index: 0,
+            features: [0.0; NB_FEATURES],
+            band_energy: [0.0; NB_BANDS],
+            band_gains: [1.0; NB_BANDS],
+            pitch_hz: 0.0,
+            pitch_correlation: 0.0,
+            silent: true,
+        }
+    }
+}
+
+struct Channel {
+    /// Input history: `max_lag` older samples, then the current frame's `window` samples.
+    history: Vec<f32>,
+    /// Overlap-add accumulator, `window` samples.
+    ola: Vec<f32>,
+    /// Finished output being played out during the current hop, `hop` samples.
+    out: Vec<f32>,
+    spec: Vec<Complex32>,
+    pitch_spec: Vec<Complex32>,
+}
+
+/// The streaming noise suppressor. Construction allocates and plans everything; [`Engine::process`] never
+/// allocates, locks, logs or does I/O.
+pub struct Engine {
+    layout: FrameLayout,
+    bands: BandLayout,
+    window: Vec<f32>,
+    fwd: Arc<dyn RealToComplex<f32>>,
+    inv: Arc<dyn ComplexToReal<f32>>,
+    scratch: Vec<Complex32>,
+    frame: Vec<f32>,
+    channels: Vec<Channel>,
+    /// Longest pitch lag at the host rate, samples.
+    max_lag: usize,
+    /// Samples of the current hop already exchanged.
+    fill: usize,
+    mix: Vec<Complex32>,
+    pitch_mix: Vec<Complex32>,
+    power: Vec<f32>,
+    gains: Vec<f32>,
+    held: Vec<f32>,
+    bin_scratch: Vec<f32>,
+    pitch: PitchTracker,
+    features: FeatureExtractor,
+    classic: ClassicSuppressor,
+    mode: MaskMode,
+    floor: f32,
+    comb_enabled: bool,
+    info: FrameInfo,
+}
+
+impl Engine {
+    /// Builds an engine. Allocates and plans every FFT; fails with a typed error for an unsupported sample rate
+    /// or channel count. There is no maximum block size: any block length works at any time.
+    pub fn new(config: EngineConfig) -> Result<Self, DspError> {
+        let layout = FrameLayout::new(config.sample_rate)?;
+        if config.channels == 0 || config.channels > MAX_CHANNELS {
+            return Err(DspError::UnsupportedChannelCount {
+                channels: config.channels,
+                max: MAX_CHANNELS,
+            });
+        }
+        let n = layout.window;
+        let mut planner = RealFftPlanner::<f32>::new();
+        let fwd = planner.plan_fft_forward(n);
+        let inv = planner.plan_fft_inverse(n);
+        let scratch = vec![Complex32::default(); fwd.get_scratch_len().max(inv.get_scratch_len())];
+        let mut window = vec![0.0; n];
+        vorbis_into(&mut window);
+        // The pitch lag is searched at 16 kHz; convert its maximum to host samples with one spare.
+        let max_lag = (MAX_LAG * n).div_ceil(320) + 2;
+        let channels = (0..config.channels)
+            .map(|_| Channel {
+                history: vec![0.0; max_lag + n],
+                ola: vec![0.0; n],
+                out: vec![0.0; layout.hop],
+                spec: vec![Complex32::default(); layout.bins],
+                pitch_spec: vec![Complex32::default(); layout.bins],
+            })
+            .collect();
+        Ok(Engine {
+            bands: BandLayout::new(&layout),
+            window,
+            fwd,
+            inv,
+            scratch,
+            frame: vec![0.0; n],
+            channels,
+            max_lag,
+            fill: 0,
+            mix: vec![Complex32::default(); layout.bins],
+            pitch_mix: vec![Complex32::default(); layout.bins],
+            power: vec![0.0; layout.bins],
+            gains: vec![1.0; layout.bins],
+            held: vec![1.0; layout.bins],
+            bin_scratch: vec![0.0; layout.bins],
+            pitch: PitchTracker::new(&layout),
+            features: FeatureExtractor::new(),
+            classic: ClassicSuppressor::new(layout.bins),
+            mode: MaskMode::Classic,
+            floor: db_to_gain(-DEFAULT_MAX_ATTENUATION_DB),
+            comb_enabled: true,
+            info: FrameInfo::default(),
+            layout,
+        })
+    }
+
+    /// The frame geometry in use.
+    pub fn layout(&self) -> &FrameLayout {
+        &self.layout
+    }
+
+    /// The band layout in use.
+    pub fn bands(&self) -> &BandLayout {
+        &self.bands
+    }
+
+    /// Number of channels this engine was built for.
+    pub fn channels(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Delay from input to output, samples: one window (20 ms, e.g. 960 at 48 kHz). Constant for the engine's
+    /// life; report it to the host and delay any dry path by the same amount.
+    pub fn latency_samples(&self) -> usize {
+        self.layout.window
+    }
+
+    /// Selects the mask source. Takes effect at the next frame. Does not allocate.
+    pub fn set_mode(&mut self, mode: MaskMode) {
+        self.mode = mode;
+    }
+
+    /// The current mask source.
+    pub fn mode(&self) -> MaskMode {
+        self.mode
+    }
+
+    /// Sets the maximum attenuation ("reduction"), dB, clamped to 0..=100. 0 dB leaves the signal untouched
+    /// (output = input delayed by the latency). Takes effect at the next frame. Does not allocate.
+    pub fn set_max_attenuation_db(&mut self, db: f32) {
+        let db = if db.is_finite() {
+            db.clamp(0.0, 100.0)
+        } else {
+            DEFAULT_MAX_ATTENUATION_DB
+        };
+        self.floor = db_to_gain(-db);
+    }
+
+    /// The current maximum attenuation, dB.
+    pub fn max_attenuation_db(&self) -> f32 {
+        -20.0 * self.floor.log10()
+    }
+
+    /// Enables or disables the pitch comb filter (on by default). Does not allocate.
+    pub fn set_comb_filter(&mut self, enabled: bool) {
+        self.comb_enabled = enabled;
+    }
+
+    /// What the engine decided for the most recent frame.
+    pub fn frame_info(&self) -> &FrameInfo {
+        &self.info
+    }
+
+    /// The classic suppressor's noise estimate per bin (linear |X|²), for meters and diagnostics.
+    pub fn noise_estimate(&self) -> &[f32] {
+        self.classic.noise()
+    }
+
+    /// Clears all audio history and adaptation, as after construction. Parameters are kept. Does not allocate.
+    pub fn reset(&mut self) {
+        for ch in &mut self.channels {
+            ch.history.fill(0.0);
+            ch.ola.fill(0.0);
+            ch.out.fill(0.0);
+        }
+        self.fill = 0;
+        self.held.fill(1.0);
+        self.pitch.reset();
+        self.features.reset();
+        self.classic.reset();
+        self.info = FrameInfo::default();
+    }
+
+    /// Processes `audio` in place: one slice per channel, all of the same length (any length, including 0 and
+    /// lengths longer than a frame). Output is the processed input delayed by [`Engine::latency_samples`].
+    ///
+    /// A host that passes a different number of channels than configured is tolerated: extra slices are left
+    /// untouched and missing channels are treated as silence. Slices of unequal length are processed up to the
+    /// shortest. Never allocates, locks, logs or does I/O.
+    pub fn process(&mut self, audio: &mut [&mut [f32]]) {
+        let used = audio.len().min(self.channels.len());
+        let len = audio.iter().take(used).map(|c| c.len()).min().unwrap_or(0);
+        let hop = self.layout.hop;
+        let tail = self.max_lag + self.layout.window - hop;
+        let mut pos = 0;
+        while pos < len {
+            let n = (len - pos).min(hop - self.fill);
+            for (c, ch) in self.channels.iter_mut().enumerate() {
+                let dst = &mut ch.history[tail + self.fill..tail + self.fill + n];
+                if c < used {
+                    let io = &mut audio[c][pos..pos + n];
+                    for ((d, x), o) in dst
+                        .iter_mut()
+                        .zip(io.iter_mut())
+                        .zip(&ch.out[self.fill..self.fill + n])
+                    {
+                        *d = sanitize(*x);
+                        *x = *o;
+                    }
+                } else {
+                    dst.fill(0.0);
+                }
+            }
+            self.fill += n;
+            pos += n;
+            if self.fill == hop {
+                self.process_frame();
+                self.fill = 0;
+            }
+        }
+    }
+
+    fn process_frame(&mut self) {
+        let n = self.layout.window;
+        let hop = self.layout.hop;
+        let scale = 1.0 / n as f32;
+        let inv_channels = 1.0 / self.channels.len() as f32;
+
+        // 1. Analysis of every channel, and the mix.
+        self.mix.fill(Complex32::default());
+        for ch in &mut self.channels {
+            forward(
+                &*self.fwd,
+                &self.window,
+                &ch.history[self.max_lag..],
+                &mut self.frame,
+                &mut ch.spec,
+                &mut self.scratch,
+                scale,
+            );
+            for (m, s) in self.mix.iter_mut().zip(&ch.spec) {
+                *m += *s * inv_channels;
+            }
+        }
+
+        // 2. Pitch, and the pitch-delayed spectra.
+        let pitch = self.pitch.analyze(&self.mix);
+        let lag = ((pitch.period_seconds * self.layout.sample_rate).round() as usize)
+            .clamp(1, self.max_lag);
+        self.pitch_mix.fill(Complex32::default());
+        for ch in &mut self.channels {
+            let start = self.max_lag - lag;
+            forward(
+                &*self.fwd,
+                &self.window,
+                &ch.history[start..start + n],
+                &mut self.frame,
+                &mut ch.pitch_spec,
+                &mut self.scratch,
+                scale,
+            );
+            for (m, s) in self.pitch_mix.iter_mut().zip(&ch.pitch_spec) {
+                *m += *s * inv_channels;
+            }
+        }
+
+        // 3. Band statistics and features of the mix.
+        let mut stats = BandStats::default();
+        let mut raw = [0.0; NB_BANDS];
+        self.bands.energy(&self.mix, &mut stats.ex);
+        self.bands.energy(&self.pitch_mix, &mut stats.ep);
+        self.bands.correlation(&self.mix, &self.pitch_mix, &mut raw);
+        stats.normalise_correlation(&raw);
+        let silent = self
+            .features
+            .compute(&stats, pitch.period_seconds, &mut self.info.features);
+
+        // 4. The mask.
+        for (p, m) in self.power.iter_mut().zip(&self.mix) {
+            *p = m.norm_sqr();
+        }
+        let shaping = self.mode != MaskMode::Unity && self.floor < 1.0;
+        match self.mode {
+            MaskMode::Unity => self.gains.fill(1.0),
+            MaskMode::Classic => self.classic.process(&self.power, &mut self.gains),
+        }
+        if shaping {
+            for (g, h) in self.gains.iter_mut().zip(self.held.iter_mut()) {
+                let held = if g.is_finite() {
+                    g.max(*h * RELEASE_PER_FRAME)
+                } else {
+                    1.0
+                };
+                *h = flush(held);
+                *g = held.max(self.floor);
+            }
+        } else {
+            self.gains.fill(1.0);
+            self.held.fill(1.0);
+        }
+        let mut band_gains = [1.0; NB_BANDS];
+        self.bands
+            .reduce_gains(&self.gains, &self.power, &mut band_gains);
+
+        // 5. Comb filter and gains per channel; synthesis.
+        let mut amounts = [0.0; NB_BANDS];
+        let comb_on = shaping && self.comb_enabled;
+        if comb_on {
+            comb::band_amounts(&stats.corr, &band_gains, 1.0 - self.floor, &mut amounts);
+        }
+        for ch in &mut self.channels {
+            if comb_on {
+                comb::apply(
+                    &self.bands,
+                    &amounts,
+                    &mut ch.spec,
+                    &ch.pitch_spec,
+                    &mut self.bin_scratch,
+                );
+            }
+            for (s, g) in ch.spec.iter_mut().zip(&self.gains) {
+                *s *= *g;
+            }
+            ch.spec[0].im = 0.0;
+            ch.spec[n / 2].im = 0.0;
+            let _ = self
+                .inv
+                .process_with_scratch(&mut ch.spec, &mut self.frame, &mut self.scratch);
+            for ((o, f), w) in ch.ola.iter_mut().zip(&self.frame).zip(&self.window) {
+                *o = flush(*o + f * w);
+            }
+            ch.out.copy_from_slice(&ch.ola[..hop]);
+            ch.ola.copy_within(hop.., 0);
+            ch.ola[n - hop..].fill(0.0);
+            ch.history.copy_within(hop.., 0);
+        }
+
+        self.info.frame_index += 1;
+        self.info.band_energy = stats.ex;
+        self.info.band_gains = band_gains;
+        self.info.pitch_hz = pitch.frequency_hz();
+        self.info.pitch_correlation = pitch.correlation;
+        self.info.silent = silent;
+    }
+}
+
+/// Windows `input` into `frame`, transforms it into `spec` and scales by `scale`. Does not allocate.
+fn forward(
+    fft: &dyn RealToComplex<f32>,
+    window: &[f32],
+    input: &[f32],
+    frame: &mut [f32],
+    spec: &mut [Complex32],
+    scratch: &mut [Complex32],
+    scale: f32,
+) {
+    for ((f, x), w) in frame.iter_mut().zip(input).zip(window) {
+        *f = x * w;
+    }
+    let _ = fft.process_with_scratch(frame, spec, scratch);
+    for s in spec.iter_mut() {
+        *s *= scale;
+    }
+}
+
+#[inline]
+fn sanitize(x: f32) -> f32 {
+    if x.is_finite() {
+        flush(x.clamp(-INPUT_CLAMP, INPUT_CLAMP))
+    } else {
+        0.0
+    }
+}
+
+#[inline]
+fn flush(x: f32) -> f32 {
+    if x.abs() < FLUSH {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// Converts dB to a linear amplitude gain.
+pub fn db_to_gain(db: f32) -> f32 {
+    10f32.powf(db / 20.0)
+}

@@ -1,0 +1,36 @@
+//! Quell's real-time noise-suppression engine.
+//!
+//! This crate knows nothing of plugin frameworks: a host adapter, the command-line tool and the trainer all drive
+//! the same [`Engine`], so the features a model was trained on are bit-for-bit the features it sees in a host.
+//!
+//! A frame travels through one module per stage, in this order:
+//!
+//! 1. [`framing`]: how a sample rate maps to a 20 ms window, a 10 ms hop and 50 Hz bins.
+//! 2. [`window`]: the power-complementary (Vorbis) window used for analysis and synthesis.
+//! 3. [`bands`]: the 22 triangular bands, band energies and band-to-bin gain interpolation.
+//! 4. [`pitch`]: pitch period estimation on a rate-independent 16 kHz view of the spectrum.
+//! 5. [`features`]: the 42 RNNoise-style features a model reads.
+//! 6. [`classic`]: the classic (MCRA noise tracker + MMSE-LSA) mask source.
+//! 7. [`comb`]: the pitch comb filter that removes noise between harmonics.
+//! 8. [`engine`]: the streaming processor that ties it all together for any block size and channel count.
+//!
+//! [`synth`] and [`metrics`] hold seeded test signals and quality measures shared by tests, benchmarks and tools.
+
+// DSP loops index several parallel per-bin and per-band arrays at once; an index reads clearer than zips.
+#![allow(clippy::needless_range_loop)]
+
+pub mod bands;
+pub mod classic;
+pub mod comb;
+pub mod engine;
+pub mod error;
+pub mod features;
+pub mod framing;
+pub mod metrics;
+pub mod pitch;
+pub mod synth;
+pub mod window;
+
+pub use engine::{Engine, EngineConfig, FrameInfo, MaskMode};
+pub use error::DspError;
+pub use framing::FrameLayout;

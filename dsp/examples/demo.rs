@@ -8,7 +8,12 @@ use quell_dsp::synth::{self, Rng, Voice};
 use quell_dsp::{Engine, EngineConfig, MaskMode};
 
 fn write(path: &str, rate: u32, x: &[f32]) -> Result<(), Box<dyn std::error::Error>> {
-    let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
     let mut w = hound::WavWriter::create(path, spec)?;
     for &s in x {
         w.write_sample(s)?;
@@ -23,13 +28,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clean = synth::voice(rate, seconds, &Voice::default());
     let mut rng = Rng::new(1);
     let len = clean.len();
-    let noises = [("white", synth::white(&mut rng, len, -20.0)), ("pink", synth::pink(&mut rng, len, -20.0))];
+    let noises = [
+        ("white", synth::white(&mut rng, len, -20.0)),
+        ("pink", synth::pink(&mut rng, len, -20.0)),
+    ];
     std::fs::create_dir_all("out")?;
     write("out/demo-clean.wav", rate as u32, &clean)?;
     println!("Quell engine demo: synthetic voice at -20 dBFS in noise at 0 dB SNR, 48 kHz, classic mask, 30 dB max attenuation");
     for (name, noise) in noises {
         let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(a, b)| a + b).collect();
-        let mut engine = Engine::new(EngineConfig { sample_rate: rate, channels: 1 })?;
+        let mut engine = Engine::new(EngineConfig {
+            sample_rate: rate,
+            channels: 1,
+        })?;
         engine.set_mode(MaskMode::Classic);
         let latency = engine.latency_samples();
         let mut out = noisy.clone();

@@ -29,6 +29,13 @@ const CORR: usize = 320;
 const BUF: usize = MAX_LAG + CORR;
 /// FFT size for the correlation (no circular wrap for lags up to MAX_LAG).
 const CORR_FFT: usize = 1024;
+/// Highest bin used for the pitch search (4 kHz): above it a voice's harmonics are weak against most noises.
+const PITCH_MAX_BIN: usize = 80;
+/// Exponent of the whitening: 0.5 would flatten the envelope completely; partial whitening keeps the strong
+/// low harmonics ahead of the noise.
+const WHITEN_POWER: f32 = 0.35;
+/// Half-width of the whitening neighbourhood, bins (±200 Hz).
+const WHITEN_BINS: usize = 4;
 /// A sub-multiple of the best lag is preferred when its correlation reaches this fraction of the best.
 const SUBMULTIPLE_RATIO: f32 = 0.85;
 
@@ -56,6 +63,7 @@ pub struct PitchTracker {
     fwd_corr: Arc<dyn RealToComplex<f32>>,
     inv_corr: Arc<dyn ComplexToReal<f32>>,
     spec16: Vec<Complex32>,
+    envelope: Vec<f32>,
     frame16: Vec<f32>,
     win16: Vec<f32>,
     ola16: Vec<f32>,
@@ -88,6 +96,7 @@ impl PitchTracker {
             fwd_corr,
             inv_corr,
             spec16: vec![Complex32::default(); FRAME / 2 + 1],
+            envelope: vec![0.0; FRAME / 2 + 1],
             frame16: vec![0.0; FRAME],
             win16,
             ola16: vec![0.0; FRAME],
@@ -125,9 +134,33 @@ impl PitchTracker {
     /// updates the 16 kHz stream and returns the pitch estimate. Does not allocate.
     pub fn analyze(&mut self, spectrum: &[Complex32]) -> PitchEstimate {
         // 1. The 16 kHz view of this frame, overlap-added into the stream.
+        // The spectrum is whitened first (each bin divided by a power of the mean power of its ±WHITEN_BINS neighbourhood, and above 4 kHz dropped), so the
+        // search sees the harmonic comb rather than the formants, which otherwise correlate at their own period.
         let keep = spectrum.len().min(self.spec16.len());
         self.spec16[..keep].copy_from_slice(&spectrum[..keep]);
         self.spec16[keep..].fill(Complex32::default());
+        for (e, s) in self.envelope.iter_mut().zip(&self.spec16) {
+            *e = s.norm_sqr();
+        }
+        let mut sum: f32 = self.envelope[..=WHITEN_BINS].iter().sum();
+        let total: f32 = self.envelope.iter().sum();
+        let eps = 1e-3 * total / self.envelope.len() as f32 + 1e-30;
+        let len = self.envelope.len();
+        for k in 0..len {
+            let count = (k + WHITEN_BINS + 1).min(len) - k.saturating_sub(WHITEN_BINS);
+            let gain = if k <= PITCH_MAX_BIN {
+                (sum / count as f32 + eps).powf(-WHITEN_POWER)
+            } else {
+                0.0
+            };
+            self.spec16[k] *= gain;
+            if k + WHITEN_BINS + 1 < len {
+                sum += self.envelope[k + WHITEN_BINS + 1];
+            }
+            if k >= WHITEN_BINS {
+                sum -= self.envelope[k - WHITEN_BINS];
+            }
+        }
         self.spec16[0].im = 0.0;
         self.spec16[FRAME / 2].im = 0.0;
         let _ =

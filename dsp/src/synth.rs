@@ -117,7 +117,8 @@ pub struct Voice {
     pub f0_end_hz: f32,
     /// Highest harmonic frequency synthesised, Hz (keeps the signal identical at every rate above 2× this).
     pub max_hz: f32,
-    /// Syllable rate, Hz: the voice is amplitude-modulated into syllables with short pauses. 0 = steady.
+    /// Syllable rate, Hz: the voice is cut into syllables (80 % voiced with 15 ms ramps), four to a phrase, with a
+    /// pause of two syllables after each phrase, like read speech. 0 = one steady vowel.
     pub syllable_hz: f32,
     /// RMS level of the voiced parts, dBFS.
     pub rms_dbfs: f32,
@@ -129,7 +130,7 @@ impl Default for Voice {
             f0_start_hz: 120.0,
             f0_end_hz: 150.0,
             max_hz: 7_800.0,
-            syllable_hz: 3.0,
+            syllable_hz: 4.0,
             rms_dbfs: -20.0,
         }
     }
@@ -150,6 +151,25 @@ fn formant_envelope(f: f64) -> f64 {
     (peaks + 0.02) * 200.0 / f.max(100.0)
 }
 
+/// Amplitude envelope of syllables at `rate_hz`, four to a phrase with a two-syllable pause, 0..=1.
+fn syllable_envelope(t: f64, rate_hz: f64) -> f64 {
+    let syllable = 1.0 / rate_hz;
+    let phrase = 6.0 * syllable;
+    let in_phrase = t % phrase;
+    if in_phrase >= 4.0 * syllable {
+        return 0.0;
+    }
+    let local = in_phrase % syllable;
+    let voiced = 0.8 * syllable;
+    let ramp = 0.015;
+    if local >= voiced {
+        0.0
+    } else {
+        let edge = (local / ramp).min((voiced - local) / ramp).min(1.0);
+        (0.5 - 0.5 * (PI * edge).cos()).sqrt()
+    }
+}
+
 /// Synthesises `seconds` of `voice` at `rate` Hz. The same continuous signal is sampled at every rate.
 pub fn voice(rate: f32, seconds: f32, voice: &Voice) -> Vec<f32> {
     let len = (seconds * rate).round() as usize;
@@ -166,8 +186,7 @@ pub fn voice(rate: f32, seconds: f32, voice: &Voice) -> Vec<f32> {
             v += formant_envelope(k as f64 * f0) * (k as f64 * phase).cos();
         }
         let env = if voice.syllable_hz > 0.0 {
-            let s = (PI * voice.syllable_hz as f64 * t).sin().abs();
-            ((s - 0.2) / 0.8).max(0.0).powf(0.7)
+            syllable_envelope(t, voice.syllable_hz as f64)
         } else {
             1.0
         };

@@ -109,7 +109,8 @@ impl FeatureExtractor {
     ) -> bool {
         // Log band energies with RNNoise's floor-following, which keeps empty bands from dominating the cepstrum.
         let mut ly = [0.0f32; NB_BANDS];
-        let (mut log_max, mut follow) = (-2.0f32, -2.0f32);
+        let floor = ENERGY_FLOOR.log10() + LOG_OFFSET;
+        let (mut log_max, mut follow) = (floor, floor);
         let mut total = 0.0;
         for i in 0..NB_BANDS {
             let l = (stats.ex[i] + ENERGY_FLOOR).log10() + LOG_OFFSET;

@@ -29,6 +29,9 @@ const CORR: usize = 320;
 const BUF: usize = MAX_LAG + CORR;
 /// FFT size for the correlation (no circular wrap for lags up to MAX_LAG).
 const CORR_FFT: usize = 1024;
+/// Below this spectrum energy (Σ|X|² of 0–8 kHz; about −80 dBFS RMS) a frame has no pitch: the period is held
+/// and the correlation reads 0.
+const SILENT_ENERGY: f32 = 5e-9;
 /// Highest bin used for the pitch search (4 kHz): above it a voice's harmonics are weak against most noises.
 const PITCH_MAX_BIN: usize = 80;
 /// Exponent of the whitening: 0.5 would flatten the envelope completely; partial whitening keeps the strong
@@ -205,7 +208,7 @@ impl PitchTracker {
             self.prefix[i + 1] = self.prefix[i] + (self.buf[i] as f64) * (self.buf[i] as f64);
         }
         let e_win = self.prefix[BUF] - self.prefix[BUF - CORR];
-        if e_win < 1e-12 {
+        if total < SILENT_ENERGY || e_win < 1e-20 {
             self.last = PitchEstimate {
                 period_seconds: self.last.period_seconds,
                 correlation: 0.0,
@@ -217,7 +220,9 @@ impl PitchTracker {
             let k = BUF - CORR - lag;
             let e_lag = self.prefix[k + CORR] - self.prefix[k];
             let c = self.corr_time[k] as f64 * scale;
-            self.ncc[lag] = (c / (e_win * e_lag + 1e-24).sqrt()) as f32;
+            // 2c/(E0+Eτ) rather than c/sqrt(E0·Eτ): equal for steady periodic signals, but bounded where one
+            // window is nearly silent (onsets, word ends), where the geometric form reads noise as periodic.
+            self.ncc[lag] = (2.0 * c / (e_win + e_lag + 1e-24)) as f32;
         }
         self.ncc[MAX_LAG + 1] = self.ncc[MAX_LAG];
 

@@ -23,6 +23,10 @@ const ALPHA_D: f32 = 0.95;
 const ALPHA_DD: f32 = 0.98;
 /// Lowest a priori SNR (−25 dB), linear.
 const XI_MIN: f32 = 0.003_162_3;
+/// Largest rise of the noise estimate per frame (power ratio, +1 dB, scaled down by the speech presence): a click or burst that arrives before the
+/// presence detector reacts cannot inflate the estimate, while a real change of noise is followed in tenths of
+/// a second.
+const MAX_NOISE_RISE: f32 = 1.259;
 /// Length of one minimum-tracking window, frames (1 s).
 pub const MIN_WINDOW_FRAMES: u32 = 100;
 /// Lowest noise power kept (linear): keeps the recursions out of denormals.
@@ -104,7 +108,9 @@ impl ClassicSuppressor {
             let p = ALPHA_P * self.presence[k] + (1.0 - ALPHA_P) * speech;
             self.presence[k] = p;
             let a = ALPHA_D + (1.0 - ALPHA_D) * p;
-            let noise = (a * self.noise[k] + (1.0 - a) * power[k]).max(POWER_FLOOR);
+            let noise = (a * self.noise[k] + (1.0 - a) * power[k])
+                .min(self.noise[k] * (1.0 + (MAX_NOISE_RISE - 1.0) * (1.0 - p)))
+                .max(POWER_FLOOR);
             self.noise[k] = noise;
 
             let gamma = (power[k] / noise).min(1e6);

@@ -16,7 +16,11 @@ fn frame(c: &mut Criterion) {
         (44_100.0, 1, MaskMode::Classic),
         (96_000.0, 1, MaskMode::Classic),
     ] {
-        let mut engine = Engine::new(EngineConfig { sample_rate: rate, channels }).unwrap();
+        let mut engine = Engine::new(EngineConfig {
+            sample_rate: rate,
+            channels,
+        })
+        .unwrap();
         engine.set_mode(mode);
         let hop = engine.layout().hop;
         let voice = synth::voice(rate, 2.0, &Voice::default());
@@ -34,7 +38,8 @@ fn frame(c: &mut Criterion) {
                     buf.copy_from_slice(&input[pos..pos + hop]);
                 }
                 pos += hop;
-                let mut slices: Vec<&mut [f32]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+                let mut slices: Vec<&mut [f32]> =
+                    bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
                 engine.process(black_box(&mut slices));
             })
         });

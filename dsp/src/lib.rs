@@ -14,6 +14,20 @@
 //! 7. [`comb`]: the pitch comb filter that removes noise between harmonics.
 //! 8. [`engine`]: the streaming processor that ties it all together for any block size and channel count.
 //!
+//! ```
+//! use quell_dsp::{Engine, EngineConfig, MaskMode};
+//!
+//! // Build once (allocates), outside the audio callback.
+//! let mut engine = Engine::new(EngineConfig { sample_rate: 48_000.0, channels: 2 }).unwrap();
+//! engine.set_mode(MaskMode::Classic);
+//! engine.set_max_attenuation_db(24.0);
+//! assert_eq!(engine.latency_samples(), 960); // 20 ms: report this to the host
+//!
+//! // In the callback: any block size, in place, no allocation.
+//! let (mut left, mut right) = (vec![0.0f32; 128], vec![0.0f32; 128]);
+//! engine.process(&mut [&mut left[..], &mut right[..]]);
+//! ```
+//!
 //! [`synth`] and [`metrics`] hold seeded test signals and quality measures shared by tests, benchmarks and tools.
 
 // DSP loops index several parallel per-bin and per-band arrays at once; an index reads clearer than zips.

@@ -6,8 +6,9 @@
 //! 2. Where the smoothed power is well above its minimum, speech is probably present and the noise estimate is
 //!    frozen; elsewhere the noise estimate follows the power. It therefore follows noise that changes, while
 //!    short loud events (a word, a burst) do not leak into it.
-//! 3. The a priori SNR comes from the decision-directed rule (Ephraim & Malah) and the gain from the MMSE
-//!    log-spectral-amplitude estimator, which leaves much less musical noise than a plain Wiener gain.
+//! 3. The a priori SNR comes from the decision-directed rule (Ephraim & Malah), refined by a second step that
+//!    removes its one-frame lag at speech onsets, and the gain from the MMSE log-spectral-amplitude estimator,
+//!    which leaves much less musical noise than a plain Wiener gain.
 //!
 //! This is the plugin's "Classic" mode and the baseline the neural model must beat.
 
@@ -117,7 +118,10 @@ impl ClassicSuppressor {
             let xi = (ALPHA_DD * self.prev_clean[k] / noise
                 + (1.0 - ALPHA_DD) * (gamma - 1.0).max(0.0))
             .max(XI_MIN);
-            let g = lsa_gain(xi, gamma);
+            // Two-step refinement (Plapous et al. 2006): the decision-directed estimate lags speech onsets by a
+            // frame; re-estimating the a priori SNR from this frame's own first gain removes that lag.
+            let g_first = lsa_gain(xi, gamma);
+            let g = lsa_gain((g_first * g_first * gamma).max(XI_MIN), gamma);
             gains[k] = g;
             self.prev_clean[k] = g * g * power[k];
         }

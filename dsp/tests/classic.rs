@@ -38,7 +38,7 @@ fn white_noise_at_0_db_snr_improves_si_sdr_by_6_db() {
 
 #[test]
 fn pink_noise_at_0_db_snr_is_reduced() {
-    // The issue asks for 6 dB; the classic mask measures about 5.4 dB here (see docs/performance.md). This test
+    // The issue asks for 6 dB; the classic mask measures about 5.5 dB here (see docs/engine.md). This test
     // guards what it achieves today so that a regression cannot pass silently.
     let noise = synth::pink(&mut Rng::new(22), len(), -20.0);
     let (before, after) = improvement(&noise);

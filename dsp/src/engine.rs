@@ -26,6 +26,7 @@ use crate::bands::{BandLayout, NB_BANDS};
 use crate::classic::ClassicSuppressor;
 use crate::comb;
 use crate::features::{BandStats, FeatureExtractor, NB_FEATURES};
+use crate::neural::{NeuralMask, NeuralState};
 use crate::pitch::{PitchTracker, MAX_LAG};
 use crate::window::vorbis_into;
 use crate::{DspError, FrameLayout};
@@ -52,7 +53,35 @@ pub enum MaskMode {
     Classic,
     /// Every gain one and no comb filter: the output is the input delayed by the latency (reference, tests).
     Unity,
+    /// The neural network's band gains ([`crate::neural`]). Without a model loaded, behaves as `Classic`.
+    Neural,
 }
+
+/// The optional voice-activity gate: after the mask, frames the network judges to be without speech are
+/// attenuated down to the maximum attenuation. It opens at once, holds for `hold_ms` after the last speech frame
+/// and then closes gradually (`GATE_RELEASE_DB_PER_FRAME`), so word starts are never cut and word ends fade.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VadGate {
+    /// Whether the gate acts (off by default).
+    pub enabled: bool,
+    /// Speech probability (0..=1) at or above which the gate opens.
+    pub threshold: f32,
+    /// Time the gate stays open after the last speech frame, milliseconds.
+    pub hold_ms: f32,
+}
+
+impl Default for VadGate {
+    fn default() -> Self {
+        VadGate {
+            enabled: false,
+            threshold: 0.5,
+            hold_ms: 200.0,
+        }
+    }
+}
+
+/// How fast the VAD gate closes after its hold time, dB per 10 ms frame.
+pub const GATE_RELEASE_DB_PER_FRAME: f32 = 1.5;
 
 /// Construction parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +109,10 @@ pub struct FrameInfo {
     pub pitch_correlation: f32,
     /// True when the frame's energy is below the silence threshold.
     pub silent: bool,
+    /// Speech probability from the neural network, 0..=1 (0 when no network runs).
+    pub vad: f32,
+    /// Gain of the VAD gate, linear 0..=1 (1 when the gate is off or open).
+    pub gate_gain: f32,
 }
 
 impl Default for FrameInfo {
@@ -92,6 +125,8 @@ impl Default for FrameInfo {
             pitch_hz: 0.0,
             pitch_correlation: 0.0,
             silent: true,
+            vad: 0.0,
+            gate_gain: 1.0,
         }
     }
 }
@@ -131,6 +166,11 @@ pub struct Engine {
     pitch: PitchTracker,
     features: FeatureExtractor,
     classic: ClassicSuppressor,
+    neural: Option<NeuralMask>,
+    neural_state: NeuralState,
+    gate: VadGate,
+    gate_gain: f32,
+    gate_hold_frames: u32,
     mode: MaskMode,
     floor: f32,
     comb_enabled: bool,
@@ -185,6 +225,11 @@ impl Engine {
             pitch: PitchTracker::new(&layout),
             features: FeatureExtractor::new(),
             classic: ClassicSuppressor::new(layout.bins),
+            neural: None,
+            neural_state: NeuralState::new(),
+            gate: VadGate::default(),
+            gate_gain: 1.0,
+            gate_hold_frames: 0,
             mode: MaskMode::Classic,
             floor: db_to_gain(-DEFAULT_MAX_ATTENUATION_DB),
             comb_enabled: true,
@@ -222,6 +267,45 @@ impl Engine {
     /// The current mask source.
     pub fn mode(&self) -> MaskMode {
         self.mode
+    }
+
+    /// The mask source actually running: `Neural` falls back to `Classic` while no model is loaded.
+    pub fn effective_mode(&self) -> MaskMode {
+        match (self.mode, &self.neural) {
+            (MaskMode::Neural, None) => MaskMode::Classic,
+            (mode, _) => mode,
+        }
+    }
+
+    /// Installs (or removes) the neural network and clears its state. Returns the previous network so that
+    /// the caller can drop it where deallocation is allowed: call this off the audio thread (for example when
+    /// a host activates the plugin). Does not allocate.
+    pub fn set_model(&mut self, model: Option<NeuralMask>) -> Option<NeuralMask> {
+        self.neural_state.reset();
+        std::mem::replace(&mut self.neural, model)
+    }
+
+    /// The installed neural network, if any.
+    pub fn model(&self) -> Option<&NeuralMask> {
+        self.neural.as_ref()
+    }
+
+    /// Configures the VAD gate (see [`VadGate`]); threshold is clamped to 0..=1 and hold to 0..=5000 ms.
+    /// Does not allocate.
+    pub fn set_vad_gate(&mut self, gate: VadGate) {
+        self.gate = VadGate {
+            enabled: gate.enabled,
+            threshold: if gate.threshold.is_finite() {
+                gate.threshold.clamp(0.0, 1.0)
+            } else {
+                0.5
+            },
+            hold_ms: if gate.hold_ms.is_finite() {
+                gate.hold_ms.clamp(0.0, 5000.0)
+            } else {
+                200.0
+            },
+        };
     }
 
     /// Sets the maximum attenuation ("reduction"), dB, clamped to 0..=100. 0 dB leaves the signal untouched
@@ -267,6 +351,9 @@ impl Engine {
         self.pitch.reset();
         self.features.reset();
         self.classic.reset();
+        self.neural_state.reset();
+        self.gate_gain = 1.0;
+        self.gate_hold_frames = 0;
         self.info = FrameInfo::default();
     }
 
@@ -368,11 +455,22 @@ impl Engine {
         for (p, m) in self.power.iter_mut().zip(&self.mix) {
             *p = m.norm_sqr();
         }
-        let shaping = self.mode != MaskMode::Unity && self.floor < 1.0;
-        match self.mode {
-            MaskMode::Unity => self.gains.fill(1.0),
-            MaskMode::Classic => self.classic.process(&self.power, &mut self.gains),
+        let mode = self.effective_mode();
+        let shaping = mode != MaskMode::Unity && self.floor < 1.0;
+        let mut vad = 0.0;
+        match (mode, &self.neural) {
+            (MaskMode::Neural, Some(net)) => {
+                let mut band = [1.0; NB_BANDS];
+                vad = net.step(&mut self.neural_state, &self.info.features, &mut band);
+                // Absent bands (above Nyquist) have no target; hold the last present band's gain.
+                self.bands.interpolate(&band, &mut self.gains);
+            }
+            (MaskMode::Classic, _) | (MaskMode::Neural, None) => {
+                self.classic.process(&self.power, &mut self.gains)
+            }
+            (MaskMode::Unity, _) => self.gains.fill(1.0),
         }
+        let gate = self.update_gate(vad, mode == MaskMode::Neural && shaping);
         if shaping {
             for (g, h) in self.gains.iter_mut().zip(self.held.iter_mut()) {
                 let held = if g.is_finite() {
@@ -430,6 +528,27 @@ impl Engine {
         self.info.pitch_hz = pitch.frequency_hz();
         self.info.pitch_correlation = pitch.correlation;
         self.info.silent = silent;
+        self.info.vad = vad;
+        self.info.gate_gain = gate;
+    }
+
+    /// Advances the VAD gate by one frame and returns its gain (1 when off or open). Does not allocate.
+    fn update_gate(&mut self, vad: f32, active: bool) -> f32 {
+        if !(active && self.gate.enabled) {
+            self.gate_gain = 1.0;
+            self.gate_hold_frames = 0;
+            return 1.0;
+        }
+        if vad >= self.gate.threshold {
+            self.gate_gain = 1.0;
+            self.gate_hold_frames = (self.gate.hold_ms / 10.0).round() as u32;
+        } else if self.gate_hold_frames > 0 {
+            self.gate_hold_frames -= 1;
+        } else {
+            self.gate_gain =
+                (self.gate_gain * db_to_gain(-GATE_RELEASE_DB_PER_FRAME)).max(self.floor);
+        }
+        self.gate_gain
     }
 }
 

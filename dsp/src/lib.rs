@@ -10,7 +10,7 @@
 //! 3. [`bands`]: the 22 triangular bands, band energies and band-to-bin gain interpolation.
 //! 4. [`pitch`]: pitch period estimation on a rate-independent 16 kHz view of the spectrum.
 //! 5. [`features`]: the 42 RNNoise-style features a model reads.
-//! 6. [`classic`]: the classic (MCRA noise tracker + MMSE-LSA) mask source.
+//! 6. [`classic`] and [`neural`]: the two mask sources (MCRA + MMSE-LSA; the int8 GRU network).
 //! 7. [`comb`]: the pitch comb filter that removes noise between harmonics.
 //! 8. [`engine`]: the streaming processor that ties it all together for any block size and channel count.
 //!
@@ -41,10 +41,11 @@ pub mod error;
 pub mod features;
 pub mod framing;
 pub mod metrics;
+pub mod neural;
 pub mod pitch;
 pub mod synth;
 pub mod window;
 
-pub use engine::{Engine, EngineConfig, FrameInfo, MaskMode};
+pub use engine::{Engine, EngineConfig, FrameInfo, MaskMode, VadGate};
 pub use error::DspError;
 pub use framing::FrameLayout;

@@ -186,3 +186,59 @@ fn mismatched_host_buffers_do_not_panic() {
         "extra channels are left untouched"
     );
 }
+
+#[test]
+fn neural_mode_is_block_size_independent_and_exact_at_zero_reduction() {
+    use quell_dsp::neural::{ModelWeights, NeuralMask};
+    let mask = NeuralMask::new(&ModelWeights::seeded_random(9));
+    for rate in [44_100.0, 48_000.0] {
+        for channels in [1usize, 2] {
+            let input: Vec<Vec<f32>> = (0..channels)
+                .map(|c| test_signal(rate, 1.0, 30 + c as u64))
+                .collect();
+            let make = || {
+                let mut e = engine(rate, channels, MaskMode::Neural);
+                e.set_model(Some(mask.clone()));
+                e
+            };
+            let mut reference_engine = make();
+            let hop = reference_engine.layout().hop;
+            let reference = run(&mut reference_engine, &input, Blocks::Fixed(hop));
+            for blocks in BLOCKS {
+                let out = run(&mut make(), &input, blocks);
+                assert!(
+                    out == reference,
+                    "rate {rate} channels {channels} {blocks:?}"
+                );
+            }
+            let mut e = make();
+            e.set_max_attenuation_db(0.0);
+            let latency = e.latency_samples();
+            let out = run(&mut e, &input, Blocks::Random(5));
+            for c in 0..channels {
+                let err = input[c]
+                    .iter()
+                    .zip(aligned(&out[c], latency))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(
+                    err <= 1e-5,
+                    "rate {rate}: 0 dB reduction changed the signal by {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn neural_mode_without_a_model_runs_the_classic_mask() {
+    let rate = 48_000.0;
+    let x = test_signal(rate, 1.0, 2);
+    let mut neural = engine(rate, 1, MaskMode::Neural);
+    let mut classic = engine(rate, 1, MaskMode::Classic);
+    assert_eq!(neural.effective_mode(), MaskMode::Classic);
+    assert_eq!(
+        run_mono(&mut neural, &x, Blocks::Fixed(100)),
+        run_mono(&mut classic, &x, Blocks::Fixed(100))
+    );
+}

@@ -1,0 +1,108 @@
+//! The network's shape: RNNoise v1 topology on Quell's 42 features.
+//!
+//! ```text
+//! features (42) ─ input_dense (tanh) ─ t (24) ─ vad_gru ─ v (24) ─ vad_output (sigmoid) ─ VAD (1)
+//!      │                               │          │
+//!      │                               └─ [t, v, features] (90) ─ noise_gru ─ n (48)
+//!      │                                                             │
+//!      └──────────────────────── [t, n, features] (114) ─ denoise_gru ─ d (96) ─ denoise_output (sigmoid) ─ gains (22)
+//! ```
+//!
+//! GRU layers follow PyTorch's convention: weight rows are stacked as reset, update, new gates; the candidate
+//! uses `r ⊙ (W_hn·h + b_hn)`; `h' = (1 − z) ⊙ n + z ⊙ h`.
+
+use crate::bands::NB_BANDS;
+use crate::features::NB_FEATURES;
+
+/// Inputs per frame.
+pub const INPUTS: usize = NB_FEATURES;
+/// Width of the input dense layer.
+pub const DENSE: usize = 24;
+/// Hidden size of the VAD GRU.
+pub const VAD_HIDDEN: usize = 24;
+/// Hidden size of the noise GRU.
+pub const NOISE_HIDDEN: usize = 48;
+/// Hidden size of the denoise GRU.
+pub const DENOISE_HIDDEN: usize = 96;
+/// Band gains out.
+pub const OUTPUTS: usize = NB_BANDS;
+/// Input width of the noise GRU: `[t, v, features]`.
+pub const NOISE_INPUTS: usize = DENSE + VAD_HIDDEN + INPUTS;
+/// Input width of the denoise GRU: `[t, n, features]`.
+pub const DENOISE_INPUTS: usize = DENSE + NOISE_HIDDEN + INPUTS;
+
+/// Name of this topology, stored in every weights file.
+pub const TOPOLOGY: &str = "rnnoise-v1/42-24-24-48-96-22";
+/// Version of the feature layout the weights were trained on ([`crate::features`]).
+pub const FEATURE_LAYOUT: &str = "quell-features-v1";
+/// Version of the weights file format.
+pub const FORMAT_VERSION: &str = "1";
+
+/// One tensor of the network: its name in the weights file and its shape (rows, columns; biases have 1 column
+/// and are stored as vectors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorSpec {
+    /// Name in the safetensors file.
+    pub name: &'static str,
+    /// Rows (outputs).
+    pub rows: usize,
+    /// Columns (inputs); 1 for a bias, which is stored as a rank-1 tensor.
+    pub cols: usize,
+}
+
+impl TensorSpec {
+    /// Number of values.
+    pub const fn values(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// True for a bias (rank-1 tensor).
+    pub const fn is_bias(&self) -> bool {
+        self.cols == 1
+    }
+
+    /// Shape as stored in the file.
+    pub fn shape(&self) -> Vec<usize> {
+        if self.is_bias() {
+            vec![self.rows]
+        } else {
+            vec![self.rows, self.cols]
+        }
+    }
+}
+
+const fn t(name: &'static str, rows: usize, cols: usize) -> TensorSpec {
+    TensorSpec { name, rows, cols }
+}
+
+/// Every tensor of the network, in a fixed order.
+pub const TENSORS: [TensorSpec; 18] = [
+    t("input_dense.weight", DENSE, INPUTS),
+    t("input_dense.bias", DENSE, 1),
+    t("vad_gru.weight_ih", 3 * VAD_HIDDEN, DENSE),
+    t("vad_gru.weight_hh", 3 * VAD_HIDDEN, VAD_HIDDEN),
+    t("vad_gru.bias_ih", 3 * VAD_HIDDEN, 1),
+    t("vad_gru.bias_hh", 3 * VAD_HIDDEN, 1),
+    t("noise_gru.weight_ih", 3 * NOISE_HIDDEN, NOISE_INPUTS),
+    t("noise_gru.weight_hh", 3 * NOISE_HIDDEN, NOISE_HIDDEN),
+    t("noise_gru.bias_ih", 3 * NOISE_HIDDEN, 1),
+    t("noise_gru.bias_hh", 3 * NOISE_HIDDEN, 1),
+    t("denoise_gru.weight_ih", 3 * DENOISE_HIDDEN, DENOISE_INPUTS),
+    t("denoise_gru.weight_hh", 3 * DENOISE_HIDDEN, DENOISE_HIDDEN),
+    t("denoise_gru.bias_ih", 3 * DENOISE_HIDDEN, 1),
+    t("denoise_gru.bias_hh", 3 * DENOISE_HIDDEN, 1),
+    t("denoise_output.weight", OUTPUTS, DENOISE_HIDDEN),
+    t("denoise_output.bias", OUTPUTS, 1),
+    t("vad_output.weight", 1, VAD_HIDDEN),
+    t("vad_output.bias", 1, 1),
+];
+
+/// Index of a tensor in [`TENSORS`] by name.
+pub fn index_of(name: &str) -> Option<usize> {
+    TENSORS.iter().position(|t| t.name == name)
+}
+
+/// Total number of weights (about 88 k).
+pub fn parameter_count() -> usize {
+    TENSORS.iter().map(|t| t.values()).sum()
+}

@@ -1,0 +1,156 @@
+//! The weights file: round trips, and every kind of bad file gives a clear, typed error (never a panic).
+
+use quell_dsp::neural::topology::{FEATURE_LAYOUT, FORMAT_VERSION, TENSORS, TOPOLOGY};
+use quell_dsp::neural::{ModelError, ModelWeights};
+use std::collections::HashMap;
+
+/// Writes a safetensors file by hand: `tensors` as (name, shape, values), with `meta`.
+fn handmade(tensors: &[(&str, Vec<usize>, Vec<f32>)], meta: &[(&str, &str)]) -> Vec<u8> {
+    let raw: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let views: Vec<(&str, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&raw)
+        .map(|((n, s, _), b)| {
+            (
+                *n,
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let meta: HashMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    safetensors::tensor::serialize(views, Some(meta)).unwrap()
+}
+
+fn good_meta() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("quell.format_version", FORMAT_VERSION),
+        ("quell.topology", TOPOLOGY),
+        ("quell.feature_layout", FEATURE_LAYOUT),
+        ("quell.training", "test"),
+    ]
+}
+
+fn good_tensors() -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+    let w = ModelWeights::seeded_random(3);
+    TENSORS
+        .iter()
+        .map(|s| (s.name, s.shape(), w.tensor(s).to_vec()))
+        .collect()
+}
+
+#[test]
+fn weights_round_trip_through_the_file_format() {
+    let w = ModelWeights::seeded_random(1);
+    let bytes = w.to_bytes().unwrap();
+    let back = ModelWeights::from_bytes(&bytes).unwrap();
+    assert_eq!(back, w);
+    let dir = std::env::temp_dir().join(format!("quell-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("m.safetensors");
+    w.save(&path).unwrap();
+    assert_eq!(ModelWeights::from_file(&path).unwrap(), w);
+    std::fs::remove_dir_all(dir).ok();
+    assert_eq!(quell_dsp::neural::topology::parameter_count(), 88_007);
+}
+
+#[test]
+fn a_handmade_file_with_the_right_contents_loads() {
+    assert!(ModelWeights::from_bytes(&handmade(&good_tensors(), &good_meta())).is_ok());
+}
+
+#[test]
+fn damaged_and_truncated_files_are_refused() {
+    let bytes = ModelWeights::seeded_random(1).to_bytes().unwrap();
+    for cut in [0, 4, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        let e = ModelWeights::from_bytes(&bytes[..cut]).unwrap_err();
+        assert!(matches!(e, ModelError::Format(_)), "cut at {cut}: {e}");
+    }
+    let mut garbage = bytes.clone();
+    garbage[3] ^= 0x5a;
+    garbage[10] = b'{';
+    assert!(ModelWeights::from_bytes(&garbage).is_err());
+    assert!(matches!(
+        ModelWeights::from_bytes(b"RIFF....WAVEfmt ").unwrap_err(),
+        ModelError::Format(_)
+    ));
+    let e = ModelWeights::from_file(std::path::Path::new("/nonexistent/model.safetensors"))
+        .unwrap_err();
+    assert!(
+        matches!(e, ModelError::Io(_)) && e.to_string().contains("/nonexistent/model.safetensors"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_metadata_is_named() {
+    let t = good_tensors();
+    let mut meta = good_meta();
+    meta[0].1 = "99";
+    assert_eq!(
+        ModelWeights::from_bytes(&handmade(&t, &meta)).unwrap_err(),
+        ModelError::FormatVersion { found: "99".into() }
+    );
+    let mut meta = good_meta();
+    meta[1].1 = "rnnoise-v1/42-24-24-48-128-22";
+    assert!(matches!(
+        ModelWeights::from_bytes(&handmade(&t, &meta)).unwrap_err(),
+        ModelError::Topology { .. }
+    ));
+    let mut meta = good_meta();
+    meta[2].1 = "rnnoise-int16";
+    assert!(matches!(
+        ModelWeights::from_bytes(&handmade(&t, &meta)).unwrap_err(),
+        ModelError::FeatureLayout { .. }
+    ));
+    let meta = &good_meta()[1..];
+    assert_eq!(
+        ModelWeights::from_bytes(&handmade(&t, meta)).unwrap_err(),
+        ModelError::MissingMetadata("quell.format_version")
+    );
+}
+
+#[test]
+fn wrong_tensors_are_named() {
+    let mut t = good_tensors();
+    t.remove(5);
+    let e = ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err();
+    assert_eq!(e, ModelError::MissingTensor("vad_gru.bias_hh"));
+    assert!(e.to_string().contains("vad_gru.bias_hh"));
+
+    let mut t = good_tensors();
+    t.push(("extra.weight", vec![2, 2], vec![0.0; 4]));
+    assert_eq!(
+        ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err(),
+        ModelError::UnexpectedTensor("extra.weight".into())
+    );
+
+    let mut t = good_tensors();
+    t[0] = ("input_dense.weight", vec![42, 24], vec![0.0; 42 * 24]);
+    let e = ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ModelError::Shape {
+                name: "input_dense.weight",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let mut t = good_tensors();
+    t[7].2[3] = f32::NAN;
+    assert_eq!(
+        ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err(),
+        ModelError::NonFinite {
+            name: TENSORS[7].name
+        }
+    );
+}

@@ -593,3 +593,59 @@ fn flush(x: f32) -> f32 {
 pub fn db_to_gain(db: f32) -> f32 {
     10f32.powf(db / 20.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let mut e = Engine::new(EngineConfig {
+            sample_rate: 48_000.0,
+            channels: 1,
+        })
+        .unwrap();
+        e.set_vad_gate(VadGate {
+            enabled: true,
+            threshold: 0.5,
+            hold_ms: 50.0,
+        });
+        e.set_max_attenuation_db(30.0);
+        e
+    }
+
+    #[test]
+    fn vad_gate_opens_at_once_holds_then_releases_gradually() {
+        let mut e = engine();
+        // Silence closes the gate gradually, never below the attenuation floor.
+        let mut last = 1.0;
+        for _ in 0..200 {
+            let g = e.update_gate(0.0, true);
+            assert!(g <= last && g >= e.floor - 1e-7);
+            assert!(
+                last / g <= db_to_gain(GATE_RELEASE_DB_PER_FRAME) * 1.0001,
+                "closed faster than the release"
+            );
+            last = g;
+        }
+        assert!((last - e.floor).abs() < 1e-6);
+        // The first speech frame opens it completely: a word start is never attenuated by the gate.
+        assert_eq!(e.update_gate(0.9, true), 1.0);
+        // It holds for hold_ms (5 frames) after the last speech frame...
+        for _ in 0..5 {
+            assert_eq!(e.update_gate(0.1, true), 1.0);
+        }
+        // ...then releases by GATE_RELEASE_DB_PER_FRAME per frame.
+        let g = e.update_gate(0.1, true);
+        assert!((g - db_to_gain(-GATE_RELEASE_DB_PER_FRAME)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn vad_gate_is_transparent_when_off_or_inactive() {
+        let mut e = engine();
+        assert_eq!(e.update_gate(0.0, false), 1.0);
+        e.set_vad_gate(VadGate::default());
+        for _ in 0..100 {
+            assert_eq!(e.update_gate(0.0, true), 1.0);
+        }
+    }
+}

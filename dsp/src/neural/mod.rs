@@ -18,3 +18,31 @@ pub mod reference;
 
 pub use runtime::{NeuralMask, NeuralState};
 pub use weights::{ModelError, ModelMetadata, ModelWeights};
+
+#[cfg(quell_shipped_model)]
+const SHIPPED: Option<&[u8]> = Some(include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../assets/model/quell.safetensors"
+)));
+#[cfg(not(quell_shipped_model))]
+const SHIPPED: Option<&[u8]> = None;
+
+/// The model compiled into this build from `assets/model/quell.safetensors`, validated; `None` if the build
+/// has none. Allocates (call it off the audio thread, once).
+pub fn shipped_weights() -> Option<Result<ModelWeights, ModelError>> {
+    SHIPPED.map(ModelWeights::from_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_shipped_model_if_any_is_valid() {
+        if let Some(weights) = super::shipped_weights() {
+            let weights = weights.expect("the shipped model must load");
+            assert!(
+                !weights.metadata.training.is_empty(),
+                "the shipped model must describe its training"
+            );
+        }
+    }
+}

@@ -552,6 +552,43 @@ impl Engine {
     }
 }
 
+/// Band energies of every frame of `signal` as the engine frames it at `sample_rate` (frame `i` ends at sample
+/// `(i + 1) · hop`, with silence before the start): the same window, FFT scaling and bands as
+/// [`FrameInfo::band_energy`]. For the trainer's targets. Allocates.
+pub fn frame_band_energies(
+    sample_rate: f32,
+    signal: &[f32],
+) -> Result<Vec<[f32; NB_BANDS]>, DspError> {
+    let layout = FrameLayout::new(sample_rate)?;
+    let bands = BandLayout::new(&layout);
+    let (n, hop) = (layout.window, layout.hop);
+    let mut planner = RealFftPlanner::<f32>::new();
+    let fft = planner.plan_fft_forward(n);
+    let mut scratch = vec![Complex32::default(); fft.get_scratch_len()];
+    let mut window = vec![0.0; n];
+    vorbis_into(&mut window);
+    let mut padded = vec![0.0f32; n - hop];
+    padded.extend(signal.iter().map(|&x| sanitize(x)));
+    let (mut frame, mut spec) = (vec![0.0; n], vec![Complex32::default(); layout.bins]);
+    let frames = signal.len() / hop;
+    let mut out = Vec::with_capacity(frames);
+    for i in 0..frames {
+        forward(
+            &*fft,
+            &window,
+            &padded[i * hop..i * hop + n],
+            &mut frame,
+            &mut spec,
+            &mut scratch,
+            1.0 / n as f32,
+        );
+        let mut e = [0.0; NB_BANDS];
+        bands.energy(&spec, &mut e);
+        out.push(e);
+    }
+    Ok(out)
+}
+
 /// Windows `input` into `frame`, transforms it into `spec` and scales by `scale`. Does not allocate.
 fn forward(
     fft: &dyn RealToComplex<f32>,

@@ -130,3 +130,17 @@ fn the_same_band_limited_signal_gives_the_same_features_at_every_rate() {
         assert!(worst < 0.5, "{rate}: worst difference {worst}");
     }
 }
+
+#[test]
+fn offline_band_energies_match_the_engine_frame_for_frame() {
+    for rate in [16_000.0, 48_000.0] {
+        let x = synth::voice(rate, 0.5, &Voice::default());
+        let mut e = engine(rate, 1, MaskMode::Unity);
+        let online = frames(&mut e, &x);
+        let offline = quell_dsp::engine::frame_band_energies(rate, &x).unwrap();
+        assert_eq!(online.len(), offline.len());
+        for (a, b) in online.iter().zip(&offline) {
+            assert_eq!(a.band_energy, *b);
+        }
+    }
+}

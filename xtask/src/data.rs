@@ -1,0 +1,141 @@
+//! The training and validation corpus: `manifest.csv` of `../shared/data` (or any folder with that layout).
+//! Clips are decoded once, resampled to 48 kHz and kept in memory with their real bandwidth.
+
+use crate::audio::{decode, resample};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The engine rate the trainer works at, Hz.
+pub const RATE: u32 = 48_000;
+
+/// One row of the manifest.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Path relative to the data folder.
+    pub path: String,
+    /// `speech` or `noise`.
+    pub kind: String,
+    /// Category (`full-band`, `babble`, `keyboard_clips`, ...).
+    pub category: String,
+    /// `train` or `val`.
+    pub split: String,
+    /// Stored sample rate, Hz.
+    pub stored_rate: u32,
+}
+
+/// Reads `manifest.csv` in `root`.
+pub fn manifest(root: &Path) -> Result<Vec<Entry>> {
+    let path = root.join("manifest.csv");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("empty manifest")?.split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .with_context(|| format!("manifest has no '{name}' column"))
+    };
+    let (c_path, c_kind, c_cat, c_split, c_rate) = (
+        col("path")?,
+        col("kind")?,
+        col("category")?,
+        col("split")?,
+        col("stored_rate")?,
+    );
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let f = split_csv(line);
+        if f.len() != header.len() {
+            bail!(
+                "manifest line {}: {} fields, expected {}",
+                i + 2,
+                f.len(),
+                header.len()
+            );
+        }
+        out.push(Entry {
+            path: f[c_path].clone(),
+            kind: f[c_kind].clone(),
+            category: f[c_cat].clone(),
+            split: f[c_split].clone(),
+            stored_rate: f[c_rate]
+                .parse()
+                .with_context(|| format!("manifest line {}: stored_rate", i + 2))?,
+        });
+    }
+    Ok(out)
+}
+
+/// Splits one CSV line, honouring double-quoted fields (with `""` for a quote inside one).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(String::new()),
+            c => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
+}
+
+/// A decoded clip at 48 kHz.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    /// Samples at [`RATE`].
+    pub samples: Vec<f32>,
+    /// Highest frequency the source can hold (half its stored rate), Hz.
+    pub bandwidth_hz: f32,
+}
+
+/// Decodes and resamples `entries` (relative to `root`) on `threads` threads, calling `progress` after each.
+pub fn load(
+    root: &Path,
+    entries: &[Entry],
+    threads: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<Clip>> {
+    let chunks: Vec<&[Entry]> = entries
+        .chunks(entries.len().div_ceil(threads.max(1)).max(1))
+        .collect();
+    let results: Vec<Result<Vec<Clip>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|e| {
+                            let path: PathBuf = root.join(&e.path);
+                            let (x, rate) = decode(&path)?;
+                            progress();
+                            Ok(Clip {
+                                samples: resample(&x, rate, RATE),
+                                bandwidth_hz: e.stored_rate.min(rate) as f32 / 2.0,
+                            })
+                        })
+                        .collect::<Result<Vec<Clip>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("loader thread panicked"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(entries.len());
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,75 @@
+//! Features and targets of an example, computed with the engine's own code (the features the model trains on
+//! are bit-for-bit those it sees in the plugin).
+
+use crate::data::RATE;
+use crate::mix::Example;
+use quell_dsp::bands::{BAND_EDGES_HZ, NB_BANDS};
+use quell_dsp::features::NB_FEATURES;
+use quell_dsp::{Engine, EngineConfig, MaskMode};
+
+/// Frames of one example: inputs, targets and loss masks.
+pub struct Sequence {
+    /// Features per frame.
+    pub features: Vec<[f32; NB_FEATURES]>,
+    /// Ideal band gains per frame, 0..=1.
+    pub gains: Vec<[f32; NB_BANDS]>,
+    /// 1 where a band's target counts, 0 where it does not (band absent from the source, silence, gated zeros).
+    pub gain_mask: Vec<[f32; NB_BANDS]>,
+    /// Voice activity per frame, 0 or 1.
+    pub vad: Vec<f32>,
+    /// 1 where the VAD target counts.
+    pub vad_mask: Vec<f32>,
+}
+
+/// Computes the sequence of `example`. Allocates.
+pub fn sequence(example: &Example) -> Sequence {
+    let mut engine = Engine::new(EngineConfig {
+        sample_rate: RATE as f32,
+        channels: 1,
+    })
+    .expect("48 kHz mono");
+    engine.set_mode(MaskMode::Unity);
+    let hop = engine.layout().hop;
+    let clean_energy =
+        quell_dsp::engine::frame_band_energies(RATE as f32, &example.clean).expect("48 kHz");
+    let mut noisy = example.noisy.clone();
+    let frames = noisy.len() / hop;
+    let mut seq = Sequence {
+        features: Vec::with_capacity(frames),
+        gains: Vec::with_capacity(frames),
+        gain_mask: Vec::with_capacity(frames),
+        vad: Vec::with_capacity(frames),
+        vad_mask: Vec::with_capacity(frames),
+    };
+    let loudest = clean_energy
+        .iter()
+        .map(|e| e.iter().sum::<f32>())
+        .fold(0.0f32, f32::max);
+    for (i, chunk) in noisy.chunks_mut(hop).take(frames).enumerate() {
+        engine.process(&mut [chunk]);
+        let info = engine.frame_info();
+        let ec = &clean_energy[i];
+        let clean_total: f32 = ec.iter().sum();
+        // Digital zeros inside speech (RAVDESS's own gating) say nothing about what to keep: skip the frame.
+        let gated = example.has_speech && clean_total == 0.0;
+        let mut g = [0.0; NB_BANDS];
+        let mut m = [0.0; NB_BANDS];
+        for b in 0..NB_BANDS {
+            let en = info.band_energy[b];
+            g[b] = (ec[b] / (en + 1e-20)).sqrt().min(1.0);
+            let in_source = BAND_EDGES_HZ[b] < 0.9 * example.bandwidth_hz;
+            m[b] = if !gated && in_source && en > 1e-14 {
+                1.0
+            } else {
+                0.0
+            };
+        }
+        let speech = clean_total > (loudest * 1e-4).max(1e-10);
+        seq.features.push(info.features);
+        seq.gains.push(g);
+        seq.gain_mask.push(m);
+        seq.vad.push(if speech { 1.0 } else { 0.0 });
+        seq.vad_mask.push(if gated { 0.0 } else { 1.0 });
+    }
+    seq
+}

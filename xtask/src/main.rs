@@ -1,0 +1,33 @@
+//! `cargo xtask`: Quell's project tasks.
+
+mod audio;
+mod data;
+mod dataset;
+mod mix;
+mod train;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Quell's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train the neural mask on ../shared/data (see docs/model.md).
+    Train(train::TrainArgs),
+}
+
+fn main() -> Result<()> {
+    // candle re-reads /proc/cpuinfo on every matmul unless this is set; one thread trains, one makes data.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    match Cli::parse().command {
+        Command::Train(args) => train::run(&args),
+    }
+}

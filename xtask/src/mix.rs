@@ -1,0 +1,314 @@
+//! Noisy/clean mixtures made on the fly, with the augmentations of DESIGN.md section 6.
+
+use crate::data::{Clip, RATE};
+use quell_dsp::synth::{self, Rng};
+
+/// One training example: time-aligned clean speech and noisy mixture at 48 kHz.
+pub struct Example {
+    /// Clean target (what the speech in `noisy` is).
+    pub clean: Vec<f32>,
+    /// The mixture the model hears.
+    pub noisy: Vec<f32>,
+    /// Bandwidth of the speech source, Hz (bands above it carry no target).
+    pub bandwidth_hz: f32,
+    /// Whether the example contains speech at all.
+    pub has_speech: bool,
+}
+
+/// The material mixtures are drawn from.
+pub struct Pool {
+    /// Speech clips.
+    pub speech: Vec<Clip>,
+    /// Noise recordings (not single key presses).
+    pub noise: Vec<Clip>,
+    /// Single key presses and releases, for typing bursts.
+    pub clicks: Vec<Clip>,
+}
+
+fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * rng.uniform()
+}
+
+fn pick<'a, T>(rng: &mut Rng, v: &'a [T]) -> &'a T {
+    &v[(rng.next_u64() % v.len() as u64) as usize]
+}
+
+/// RMS over the samples within 40 dB of the clip's peak (the "active" level of speech).
+fn active_rms(x: &[f32]) -> f64 {
+    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
+    let thr = peak * 0.01;
+    let (mut s, mut n) = (0.0f64, 0usize);
+    for &v in x {
+        if (v as f64).abs() > thr {
+            s += v as f64 * v as f64;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        0.0
+    } else {
+        (s / n as f64).sqrt()
+    }
+}
+
+fn scale(x: &mut [f32], g: f64) {
+    x.iter_mut().for_each(|v| *v = (*v as f64 * g) as f32);
+}
+
+/// A direct-form biquad, applied in place.
+fn biquad(x: &mut [f32], b: [f64; 3], a: [f64; 2]) {
+    let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+    for v in x.iter_mut() {
+        let x0 = *v as f64;
+        let y0 = b[0] * x0 + b[1] * x1 + b[2] * x2 - a[0] * y1 - a[1] * y2;
+        x2 = x1;
+        x1 = x0;
+        y2 = y1;
+        y1 = y0;
+        *v = y0 as f32;
+    }
+}
+
+/// RBJ peaking equaliser at `f0` Hz, `gain_db`, quality `q`.
+fn peaking(x: &mut [f32], f0: f64, gain_db: f64, q: f64) {
+    let a = 10f64.powf(gain_db / 40.0);
+    let w = 2.0 * std::f64::consts::PI * f0 / RATE as f64;
+    let alpha = w.sin() / (2.0 * q);
+    let a0 = 1.0 + alpha / a;
+    biquad(
+        x,
+        [
+            (1.0 + alpha * a) / a0,
+            -2.0 * w.cos() / a0,
+            (1.0 - alpha * a) / a0,
+        ],
+        [-2.0 * w.cos() / a0, (1.0 - alpha / a) / a0],
+    );
+}
+
+/// RBJ second-order high-pass at `f0` Hz (Q 0.707).
+pub fn highpass(x: &mut [f32], f0: f64) {
+    let w = 2.0 * std::f64::consts::PI * f0 / RATE as f64;
+    let alpha = w.sin() / (2.0 * std::f64::consts::FRAC_1_SQRT_2);
+    let a0 = 1.0 + alpha;
+    let c = w.cos();
+    biquad(
+        x,
+        [(1.0 + c) / 2.0 / a0, -(1.0 + c) / a0, (1.0 + c) / 2.0 / a0],
+        [-2.0 * c / a0, (1.0 - alpha) / a0],
+    );
+}
+
+/// A random second-order colouring: one or two peaking filters of ±12 dB.
+fn random_eq(rng: &mut Rng, x: &mut [f32]) {
+    for _ in 0..1 + (rng.next_u64() % 2) {
+        let f0 = 10f64.powf(uniform(rng, 2.0, 3.9));
+        peaking(x, f0, uniform(rng, -12.0, 12.0), uniform(rng, 0.4, 2.0));
+    }
+}
+
+/// Schroeder reverberation (four combs, two all-passes) with decay time `rt60` seconds, mixed at `wet`.
+fn reverb(x: &mut [f32], rng: &mut Rng, rt60: f64, wet: f64) {
+    let dry = x.to_vec();
+    let mut acc = vec![0.0f32; x.len()];
+    for base in [1557usize, 1617, 1491, 1422] {
+        let d = (base as f64 * uniform(rng, 0.9, 1.3) * RATE as f64 / 44_100.0) as usize;
+        let g = 10f64.powf(-3.0 * d as f64 / (rt60 * RATE as f64)) as f32;
+        let mut buf = vec![0.0f32; d];
+        for (i, (a, &v)) in acc.iter_mut().zip(&dry).enumerate() {
+            let y = buf[i % d];
+            buf[i % d] = v + g * y;
+            *a += y * 0.25;
+        }
+    }
+    for base in [225usize, 556] {
+        let d = base * RATE as usize / 44_100;
+        let mut buf = vec![0.0f32; d];
+        for (i, a) in acc.iter_mut().enumerate() {
+            let b = buf[i % d];
+            let y = -0.5 * *a + b;
+            buf[i % d] = *a + 0.5 * y;
+            *a = y;
+        }
+    }
+    for (v, (&d, &a)) in x.iter_mut().zip(dry.iter().zip(&acc)) {
+        *v = (d as f64 + wet * a as f64) as f32;
+    }
+}
+
+/// A segment of `len` samples from a random clip of `clips`, looping short ones.
+fn segment(rng: &mut Rng, clips: &[Clip], len: usize) -> (Vec<f32>, f32) {
+    let clip = pick(rng, clips);
+    let n = clip.samples.len().max(1);
+    let start = (rng.next_u64() % n as u64) as usize;
+    (
+        (0..len)
+            .map(|i| clip.samples.get((start + i) % n).copied().unwrap_or(0.0))
+            .collect(),
+        clip.bandwidth_hz,
+    )
+}
+
+/// Clean speech of `len` samples: random clips back to back (each at −20 dBFS active level, own room tone
+/// between words), starting at a random point of the first.
+fn speech_track(rng: &mut Rng, pool: &Pool, len: usize) -> (Vec<f32>, f32) {
+    let mut out = Vec::with_capacity(len + RATE as usize);
+    let mut bandwidth = f32::INFINITY;
+    let mut first = true;
+    while out.len() < len {
+        let clip = pick(rng, &pool.speech);
+        let rms = active_rms(&clip.samples);
+        if rms <= 0.0 {
+            continue;
+        }
+        let g = 0.1 / rms * 10f64.powf(uniform(rng, -6.0, 6.0) / 20.0);
+        let start = if first {
+            (rng.next_u64() % clip.samples.len().max(1) as u64) as usize
+        } else {
+            0
+        };
+        first = false;
+        out.extend(clip.samples[start..].iter().map(|&v| (v as f64 * g) as f32));
+        bandwidth = bandwidth.min(clip.bandwidth_hz);
+    }
+    out.truncate(len);
+    (out, bandwidth)
+}
+
+/// Noise of `len` samples: a recording (75 %) or a generated noise (white, pink, brown, mains hum, clicks),
+/// sometimes with typing bursts or a second noise on top.
+fn noise_track(rng: &mut Rng, pool: &Pool, len: usize) -> Vec<f32> {
+    let one = |rng: &mut Rng| -> Vec<f32> {
+        if rng.uniform() < 0.75 && !pool.noise.is_empty() {
+            segment(rng, &pool.noise, len).0
+        } else {
+            match rng.next_u64() % 5 {
+                0 => synth::white(rng, len, -20.0),
+                1 => synth::pink(rng, len, -20.0),
+                2 => synth::brown(rng, len, -20.0),
+                3 => {
+                    let f = if rng.uniform() < 0.5 { 50.0 } else { 60.0 };
+                    let mut h = synth::hum(
+                        RATE as f32,
+                        len,
+                        f,
+                        1 + (rng.next_u64() % 12) as usize,
+                        -20.0,
+                    );
+                    let buzz = synth::white(rng, len, -45.0);
+                    h.iter_mut().zip(&buzz).for_each(|(a, b)| *a += b);
+                    h
+                }
+                _ => {
+                    let mut x = vec![0.0f32; len];
+                    let rate = uniform(rng, 2.0, 30.0);
+                    let mut t = 0usize;
+                    while t < len {
+                        t += (RATE as f64 / rate * uniform(rng, 0.2, 1.8)) as usize + 1;
+                        let amp = uniform(rng, 0.1, 1.0) as f32;
+                        for k in 0..48.min(len.saturating_sub(t)) {
+                            x[t + k] += amp
+                                * (-(k as f32) / 6.0).exp()
+                                * if k % 2 == 0 { 1.0 } else { -1.0 };
+                        }
+                    }
+                    x
+                }
+            }
+        }
+    };
+    let mut n = one(rng);
+    let norm = |x: &mut Vec<f32>| {
+        let r = quell_dsp::metrics::rms(x);
+        if r > 0.0 {
+            scale(x, 0.1 / r);
+        }
+    };
+    norm(&mut n);
+    if rng.uniform() < 0.2 {
+        let mut m = one(rng);
+        norm(&mut m);
+        let g = 10f64.powf(uniform(rng, -15.0, 0.0) / 20.0) as f32;
+        n.iter_mut().zip(&m).for_each(|(a, b)| *a += g * b);
+    }
+    if rng.uniform() < 0.15 && !pool.clicks.is_empty() {
+        // Typing: key clips at 4–10 per second, in bursts.
+        let rate = uniform(rng, 4.0, 10.0);
+        let level = 10f64.powf(uniform(rng, -10.0, 6.0) / 20.0);
+        let mut t = (uniform(rng, 0.0, 0.3) * RATE as f64) as usize;
+        while t < len {
+            let clip = pick(rng, &pool.clicks);
+            let g = level * 0.3 / clip.samples.iter().fold(1e-6f32, |m, v| m.max(v.abs())) as f64;
+            for (k, &v) in clip.samples.iter().enumerate() {
+                if t + k < len {
+                    n[t + k] += (v as f64 * g) as f32;
+                }
+            }
+            t += (RATE as f64 / rate * uniform(rng, 0.5, 1.5)) as usize;
+        }
+    }
+    if rng.uniform() < 0.5 {
+        random_eq(rng, &mut n);
+    }
+    n
+}
+
+/// Draws one example of `len` samples.
+pub fn example(rng: &mut Rng, pool: &Pool, len: usize) -> Example {
+    let roll = rng.uniform();
+    let has_speech = roll >= 0.08;
+    let speech_only = roll >= 0.08 && roll < 0.13;
+    let (mut clean, bandwidth_hz) = if has_speech {
+        speech_track(rng, pool, len)
+    } else {
+        (vec![0.0; len], 24_000.0)
+    };
+    if has_speech {
+        if rng.uniform() < 0.5 {
+            random_eq(rng, &mut clean);
+        }
+        if rng.uniform() < 0.2 {
+            let rt60 = uniform(rng, 0.15, 0.7);
+            let wet = uniform(rng, 0.1, 0.5);
+            reverb(&mut clean, rng, rt60, wet);
+        }
+        // Keeps speechocean762's room rumble out of the targets (and so out of what the model preserves).
+        highpass(&mut clean, 60.0);
+    }
+    let mut noise = noise_track(rng, pool, len);
+    let snr_db = if speech_only {
+        60.0
+    } else {
+        uniform(rng, -5.0, 30.0)
+    };
+    let speech_level = if has_speech { active_rms(&clean) } else { 0.1 };
+    let noise_rms = quell_dsp::metrics::rms(&noise).max(1e-9);
+    scale(
+        &mut noise,
+        speech_level / noise_rms * 10f64.powf(-snr_db / 20.0),
+    );
+    // Overall level: mixture RMS between −45 and −12 dBFS (peaks up to 0 dBFS).
+    let mix_rms = quell_dsp::metrics::rms(
+        &clean
+            .iter()
+            .zip(&noise)
+            .map(|(a, b)| a + b)
+            .collect::<Vec<f32>>(),
+    )
+    .max(1e-9);
+    let g = 10f64.powf(uniform(rng, -45.0, -12.0) / 20.0) / mix_rms;
+    scale(&mut clean, g);
+    scale(&mut noise, g);
+    let mut noisy: Vec<f32> = clean.iter().zip(&noise).map(|(a, b)| a + b).collect();
+    if rng.uniform() < 0.05 {
+        let peak = noisy.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let limit = peak * uniform(rng, 0.3, 0.8) as f32;
+        noisy.iter_mut().for_each(|v| *v = v.clamp(-limit, limit));
+    }
+    Example {
+        clean,
+        noisy,
+        bandwidth_hz,
+        has_speech,
+    }
+}

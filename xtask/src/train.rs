@@ -1,0 +1,416 @@
+//! `cargo xtask train`: trains the neural mask on mixtures made on the fly and writes weights files.
+
+use crate::data::{self, Clip, RATE};
+use crate::dataset::{sequence, Sequence};
+use crate::mix::{self, Pool};
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use indicatif::{ProgressBar, ProgressStyle};
+use quell_dsp::bands::NB_BANDS;
+use quell_dsp::features::NB_FEATURES;
+use quell_dsp::metrics::si_sdr;
+use quell_dsp::neural::reference::{weights_from_varmap, Net, NetState};
+use quell_dsp::neural::{ModelMetadata, ModelWeights, NeuralMask};
+use quell_dsp::synth::Rng;
+use quell_dsp::{Engine, EngineConfig, MaskMode};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Training settings (the command-line options of `cargo xtask train`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    /// Folder with manifest.csv, speech/ and noise/.
+    #[arg(long, default_value = "../shared/data")]
+    pub data: PathBuf,
+    /// Output folder for checkpoints, the log and the final weights.
+    #[arg(long, default_value = "target/train")]
+    pub out: PathBuf,
+    /// Number of epochs.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Batches per epoch.
+    #[arg(long, default_value_t = 100)]
+    pub batches: usize,
+    /// Sequences per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Frames (10 ms) per training sequence.
+    #[arg(long, default_value_t = 200)]
+    pub frames: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Seed of everything random (data, initialisation).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Continue from the newest checkpoint in --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Validation examples (4 s each, held-out speakers and noises, fixed seed).
+    #[arg(long, default_value_t = 48)]
+    pub val_examples: usize,
+    /// Copy the final weights to assets/model/quell.safetensors.
+    #[arg(long)]
+    pub install: bool,
+}
+
+/// One batch, step-major: `features[t]` is `[B × 42]`, and so on.
+pub struct Batch {
+    features: Vec<Vec<f32>>,
+    gains: Vec<Vec<f32>>,
+    gain_mask: Vec<Vec<f32>>,
+    vad: Vec<Vec<f32>>,
+    vad_mask: Vec<Vec<f32>>,
+    size: usize,
+}
+
+impl Batch {
+    /// Stacks sequences into a step-major batch.
+    pub fn new(seqs: &[Sequence]) -> Self {
+        let t = seqs.iter().map(|s| s.features.len()).min().unwrap_or(0);
+        let gather = |f: &dyn Fn(&Sequence, usize) -> Vec<f32>| -> Vec<Vec<f32>> {
+            (0..t)
+                .map(|i| seqs.iter().flat_map(|s| f(s, i)).collect())
+                .collect()
+        };
+        Batch {
+            features: gather(&|s, i| s.features[i].to_vec()),
+            gains: gather(&|s, i| s.gains[i].to_vec()),
+            gain_mask: gather(&|s, i| s.gain_mask[i].to_vec()),
+            vad: gather(&|s, i| vec![s.vad[i]]),
+            vad_mask: gather(&|s, i| vec![s.vad_mask[i]]),
+            size: seqs.len(),
+        }
+    }
+}
+
+/// The loss of one batch: RNNoise-style errors on compressed (square-rooted) gains, with removing speech
+/// (predicting less gain than the target) costing four times leaving noise, plus the VAD's cross-entropy.
+pub fn batch_loss(net: &Net, batch: &Batch, device: &Device) -> candle_core::Result<Tensor> {
+    let b = batch.size;
+    let mut state = NetState::zeros(b, device)?;
+    let mut total = Tensor::zeros((), DType::F32, device)?;
+    let steps = batch.features.len();
+    for t in 0..steps {
+        let x = Tensor::from_slice(&batch.features[t], (b, NB_FEATURES), device)?;
+        let (g_logit, v_logit, next) = net.step(&x, &state, true)?;
+        state = next;
+        let target = Tensor::from_slice(&batch.gains[t], (b, NB_BANDS), device)?;
+        let mask = Tensor::from_slice(&batch.gain_mask[t], (b, NB_BANDS), device)?;
+        let pred = (candle_nn::ops::sigmoid(&g_logit)? + 1e-4)?.sqrt()?;
+        let err = (pred - target.sqrt()?)?;
+        let e2 = err.sqr()?;
+        let under = err.neg()?.relu()?.sqr()?;
+        let gain_loss = ((e2.clone() + (under * 3.0)?)? + (e2.sqr()? * 10.0)?)?;
+        let gain_loss =
+            ((gain_loss * &mask)?.sum_all()? / (mask.sum_all()?.to_scalar::<f32>()? as f64 + 1.0))?;
+
+        let y = Tensor::from_slice(&batch.vad[t], (b, 1), device)?;
+        let vm = Tensor::from_slice(&batch.vad_mask[t], (b, 1), device)?;
+        let bce = ((v_logit.relu()? - (&v_logit * &y)?)?
+            + ((v_logit.abs()?.neg()?.exp()? + 1.0)?.log()?))?;
+        let vad_loss =
+            ((bce * &vm)?.sum_all()? / (vm.sum_all()?.to_scalar::<f32>()? as f64 + 1.0))?;
+        total = (total + (gain_loss + (vad_loss * 0.5)?)?)?;
+    }
+    total / steps.max(1) as f64
+}
+
+fn examples_rng(seed: u64, epoch: usize, batch: usize, item: usize) -> Rng {
+    Rng::new(
+        seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9)
+            ^ (batch as u64).wrapping_mul(0x85EB_CA6B)
+            ^ (item as u64) << 40,
+    )
+}
+
+fn make_batch(
+    pool: &Pool,
+    seed: u64,
+    epoch: usize,
+    batch: usize,
+    size: usize,
+    frames: usize,
+) -> Batch {
+    let seqs: Vec<Sequence> = (0..size)
+        .map(|i| {
+            let mut rng = examples_rng(seed, epoch, batch, i);
+            sequence(&mix::example(&mut rng, pool, frames * RATE as usize / 100))
+        })
+        .collect();
+    Batch::new(&seqs)
+}
+
+fn split(entries: &[data::Entry], kind: &str, split: &str, clips: bool) -> Vec<data::Entry> {
+    entries
+        .iter()
+        .filter(|e| e.kind == kind && e.split == split && (e.category == "keyboard_clips") == clips)
+        .cloned()
+        .collect()
+}
+
+fn load_pool(root: &Path, entries: &[data::Entry], which: &str) -> Result<Pool> {
+    let speech = split(entries, "speech", which, false);
+    let noise = split(entries, "noise", which, false);
+    let clicks = split(entries, "noise", which, true);
+    let total = speech.len() + noise.len() + clicks.len();
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files {elapsed}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("loading {which}"));
+    let tick = || bar.inc(1);
+    let pool = Pool {
+        speech: data::load(root, &speech, 2, &tick)?,
+        noise: data::load(root, &noise, 2, &tick)?,
+        clicks: data::load(root, &clicks, 2, &tick)?,
+    };
+    bar.finish();
+    if pool.speech.is_empty() || pool.noise.is_empty() {
+        bail!("no {which} speech or noise in {}", root.display());
+    }
+    Ok(pool)
+}
+
+fn hours(clips: &[Clip]) -> f64 {
+    clips.iter().map(|c| c.samples.len()).sum::<usize>() as f64 / RATE as f64 / 3600.0
+}
+
+/// Validation figures of one epoch.
+struct Validation {
+    loss: f32,
+    sisdr_in: f64,
+    sisdr_neural: f64,
+    sisdr_classic: f64,
+}
+
+fn validate(
+    net: &Net,
+    weights: &ModelWeights,
+    val: &[(mix::Example, Sequence)],
+    device: &Device,
+) -> Result<Validation> {
+    let seqs: Vec<Sequence> = val
+        .iter()
+        .map(|(_, s)| Sequence {
+            features: s.features.clone(),
+            gains: s.gains.clone(),
+            gain_mask: s.gain_mask.clone(),
+            vad: s.vad.clone(),
+            vad_mask: s.vad_mask.clone(),
+        })
+        .collect();
+    let loss = batch_loss(net, &Batch::new(&seqs), device)?.to_scalar::<f32>()?;
+    let mask = NeuralMask::new(weights);
+    let (mut sin, mut sn, mut sc, mut n) = (0.0, 0.0, 0.0, 0usize);
+    for (ex, _) in val.iter().filter(|(e, _)| e.has_speech) {
+        let run = |mode: MaskMode| -> Vec<f32> {
+            let mut e = Engine::new(EngineConfig {
+                sample_rate: RATE as f32,
+                channels: 1,
+            })
+            .expect("48 kHz");
+            e.set_model(Some(mask.clone()));
+            e.set_mode(mode);
+            let lat = e.latency_samples();
+            let mut x = ex.noisy.clone();
+            x.extend(std::iter::repeat_n(0.0, lat));
+            for c in x.chunks_mut(480) {
+                e.process(&mut [c]);
+            }
+            x.split_off(lat)
+        };
+        sin += si_sdr(&ex.clean, &ex.noisy);
+        sn += si_sdr(&ex.clean, &run(MaskMode::Neural));
+        sc += si_sdr(&ex.clean, &run(MaskMode::Classic));
+        n += 1;
+    }
+    let n = n.max(1) as f64;
+    Ok(Validation {
+        loss,
+        sisdr_in: sin / n,
+        sisdr_neural: sn / n,
+        sisdr_classic: sc / n,
+    })
+}
+
+fn newest_checkpoint(out: &Path) -> Option<(usize, PathBuf)> {
+    std::fs::read_dir(out)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let epoch = name
+                .strip_prefix("epoch-")?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()?;
+            Some((epoch, e.path()))
+        })
+        .max_by_key(|(e, _)| *e)
+}
+
+/// Runs the training.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let entries = data::manifest(&args.data)?;
+    let train = load_pool(&args.data, &entries, "train")?;
+    let val_pool = load_pool(&args.data, &entries, "val")?;
+    let summary = format!(
+        "train: {:.2} h speech ({} clips), {:.2} h noise ({} files), {} key clips; val: {:.2} h speech, {:.2} h noise",
+        hours(&train.speech),
+        train.speech.len(),
+        hours(&train.noise),
+        train.noise.len(),
+        train.clicks.len(),
+        hours(&val_pool.speech),
+        hours(&val_pool.noise)
+    );
+    println!(
+        "{summary} (loaded in {:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let device = Device::Cpu;
+    let varmap = VarMap::new();
+    let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
+    let mut start_epoch = 0;
+    if args.resume {
+        if let Some((epoch, path)) = newest_checkpoint(&args.out) {
+            let mut vm = varmap.clone();
+            vm.load(&path)
+                .with_context(|| format!("loading checkpoint {}", path.display()))?;
+            start_epoch = epoch;
+            println!(
+                "resumed from {} (optimizer moments restart)",
+                path.display()
+            );
+        }
+    }
+    let mut opt = AdamW::new(
+        varmap.all_vars(),
+        ParamsAdamW {
+            lr: args.lr,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+
+    let val: Vec<(mix::Example, Sequence)> = (0..args.val_examples)
+        .map(|i| {
+            let mut rng = Rng::new(0x5EED_0000 + i as u64);
+            let ex = mix::example(&mut rng, &val_pool, 4 * RATE as usize);
+            let seq = sequence(&ex);
+            (ex, seq)
+        })
+        .collect();
+
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(args.out.join("train.log"))?;
+    writeln!(log, "# {summary}; args {args:?}")?;
+
+    // Batches are produced on a second thread while this one trains.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Batch)>(4);
+    let (seed, batches, size, frames, epochs) = (
+        args.seed,
+        args.batches,
+        args.batch_size,
+        args.frames,
+        args.epochs,
+    );
+    std::thread::scope(|s| -> Result<()> {
+        let train = &train;
+        s.spawn(move || {
+            for epoch in start_epoch..epochs {
+                for b in 0..batches {
+                    if tx
+                        .send((epoch, b, make_batch(train, seed, epoch, b, size, frames)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
+        for epoch in start_epoch..epochs {
+            let bar = ProgressBar::new(batches as u64).with_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix} [{bar:30}] {pos}/{len} {msg} {elapsed}/{eta}",
+                )
+                .unwrap()
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
+            let t0 = Instant::now();
+            let mut sum = 0.0;
+            for i in 0..batches {
+                let (_, _, batch) = rx.recv().context("batch producer stopped")?;
+                let loss = batch_loss(&net, &batch, &device)?;
+                opt.backward_step(&loss)?;
+                sum += loss.to_scalar::<f32>()? as f64;
+                bar.set_message(format!(
+                    "loss {:.4} {:.2} batch/s",
+                    sum / (i + 1) as f64,
+                    (i + 1) as f64 / t0.elapsed().as_secs_f64()
+                ));
+                bar.inc(1);
+            }
+            bar.finish();
+            let weights = weights_from_varmap(
+                &varmap,
+                ModelMetadata {
+                    training: format!(
+                        "checkpoint after epoch {} of `cargo xtask train`; {summary}",
+                        epoch + 1
+                    ),
+                },
+            )
+            .map_err(anyhow::Error::msg)?;
+            let v = validate(&net, &weights, &val, &device)?;
+            let line = format!(
+                "epoch {:3} train_loss {:.4} val_loss {:.4} val_sisdr_in {:.2} neural {:.2} (+{:.2}) classic {:.2} (+{:.2}) epoch_s {:.0} total_s {:.0}",
+                epoch + 1,
+                sum / batches as f64,
+                v.loss,
+                v.sisdr_in,
+                v.sisdr_neural,
+                v.sisdr_neural - v.sisdr_in,
+                v.sisdr_classic,
+                v.sisdr_classic - v.sisdr_in,
+                t0.elapsed().as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            );
+            println!("{line}");
+            writeln!(log, "{line}")?;
+            weights.save(&args.out.join(format!("epoch-{:03}.safetensors", epoch + 1)))?;
+        }
+        Ok(())
+    })?;
+    let final_weights = weights_from_varmap(
+        &varmap,
+        ModelMetadata {
+            training: format!(
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {}`; {summary}. \
+                 Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
+                 (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
+                args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed
+            ),
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    final_weights.save(&args.out.join("final.safetensors"))?;
+    if args.install {
+        let dest = Path::new("assets/model/quell.safetensors");
+        final_weights.save(dest)?;
+        println!("installed {}", dest.display());
+    }
+    println!("done in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

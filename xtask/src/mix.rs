@@ -257,7 +257,7 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize) -> Vec<f32> {
 pub fn example(rng: &mut Rng, pool: &Pool, len: usize) -> Example {
     let roll = rng.uniform();
     let has_speech = roll >= 0.08;
-    let speech_only = roll >= 0.08 && roll < 0.13;
+    let speech_only = (0.08..0.13).contains(&roll);
     let (mut clean, bandwidth_hz) = if has_speech {
         speech_track(rng, pool, len)
     } else {

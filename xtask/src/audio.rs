@@ -1,4 +1,4 @@
-//! Decoding the training audio (FLAC with claxon, Ogg Vorbis with lewton) and resampling it to 48 kHz.
+//! Decoding audio (FLAC with claxon, Ogg Vorbis with lewton, WAV with hound) and resampling it.
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -26,6 +26,27 @@ pub fn decode(path: &Path) -> Result<(Vec<f32>, u32)> {
             }
             Ok((out, info.sample_rate))
         }
+        "wav" => {
+            let mut reader = hound::WavReader::open(path)
+                .with_context(|| format!("opening {}", path.display()))?;
+            let spec = reader.spec();
+            let channels = usize::from(spec.channels.max(1));
+            let samples: Vec<f32> = match spec.sample_format {
+                hound::SampleFormat::Float => reader
+                    .samples::<f32>()
+                    .step_by(channels)
+                    .collect::<Result<_, _>>()?,
+                hound::SampleFormat::Int => {
+                    let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+                    reader
+                        .samples::<i32>()
+                        .step_by(channels)
+                        .map(|s| s.map(|v| v as f32 * scale))
+                        .collect::<Result<_, _>>()?
+                }
+            };
+            Ok((samples, spec.sample_rate))
+        }
         "ogg" => {
             let file =
                 std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -49,7 +70,7 @@ pub fn decode(path: &Path) -> Result<(Vec<f32>, u32)> {
             Ok((out, rate))
         }
         other => bail!(
-            "{}: unsupported audio format '.{other}' (expected .flac or .ogg)",
+            "{}: unsupported audio format '.{other}' (expected .flac, .ogg or .wav)",
             path.display()
         ),
     }

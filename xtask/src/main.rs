@@ -3,7 +3,10 @@
 mod audio;
 mod data;
 mod dataset;
+mod eval;
 mod mix;
+mod pairs;
+mod stoi;
 mod train;
 
 use anyhow::Result;
@@ -20,6 +23,10 @@ struct Cli {
 enum Command {
     /// Train the neural mask on ../shared/data (see docs/model.md).
     Train(train::TrainArgs),
+    /// Write the held-out evaluation pairs (clean/, noisy/) from the validation split of ../shared/data.
+    Pairs(pairs::PairsArgs),
+    /// Compare Quell (neural, classic) and nnnoiseless on clean/noisy pairs: PESQ-WB, STOI, SI-SDR, speed.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> Result<()> {
@@ -29,5 +36,7 @@ fn main() -> Result<()> {
     }
     match Cli::parse().command {
         Command::Train(args) => train::run(&args),
+        Command::Pairs(args) => pairs::run(&args),
+        Command::Eval(args) => eval::run(&args),
     }
 }

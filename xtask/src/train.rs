@@ -151,7 +151,7 @@ fn split(entries: &[data::Entry], kind: &str, split: &str, clips: bool) -> Vec<d
         .collect()
 }
 
-fn load_pool(root: &Path, entries: &[data::Entry], which: &str) -> Result<Pool> {
+pub(crate) fn load_pool(root: &Path, entries: &[data::Entry], which: &str) -> Result<Pool> {
     let speech = split(entries, "speech", which, false);
     let noise = split(entries, "noise", which, false);
     let clicks = split(entries, "noise", which, true);

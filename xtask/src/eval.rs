@@ -1,0 +1,479 @@
+//! `cargo xtask eval --pairs DIR`: quality and speed of Quell (neural and classic) and nnnoiseless (RNNoise v1)
+//! in one run, on every `DIR/noisy/NAME` with its reference `DIR/clean/NAME`.
+//!
+//! Every system's output is delay-compensated (Quell: its reported latency; nnnoiseless: one 480-sample frame at
+//! 48 kHz, checked by a test) and compared with the clean reference at 16 kHz: PESQ-WB (ITU-T P.862.2, the `pesq`
+//! crate), STOI, SI-SDR and its gain over the unprocessed mixture. Speech distortion is measured by processing
+//! the clean file itself (SI-SDR and level change). On full-band references the gain applied to the speech above
+//! 8 kHz is measured at the file's own rate (projection of the output's high band onto the clean one). Speed is
+//! the single-thread real-time factor of the processing alone (CPU seconds per second of audio).
+
+use crate::audio::{decode, resample};
+use crate::stoi::stoi;
+use anyhow::{bail, Context, Result};
+use quell_dsp::metrics::si_sdr;
+use quell_dsp::neural::{self, ModelWeights, NeuralMask};
+use quell_dsp::{Engine, EngineConfig, MaskMode};
+use realfft::RealFftPlanner;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Options of `cargo xtask eval`.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Folder with `clean/` and `noisy/` files of the same names (WAV, FLAC or Ogg; mono or first channel).
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// Model for the neural mode (default: the one built in).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Quell's maximum attenuation, dB.
+    #[arg(long, default_value_t = quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB)]
+    pub reduction: f32,
+    /// Per-file results (CSV).
+    #[arg(long, default_value = "target/eval/per-file.csv")]
+    pub csv: PathBuf,
+    /// Also write every 16 kHz reference and output here (for cross-checks with other metric tools).
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Files evaluated at once. Speed figures are per thread; use 1 for the cleanest timing.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Evaluate at most this many files (in name order).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// The systems compared, in table order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum System {
+    Noisy,
+    QuellNeural,
+    QuellClassic,
+    Nnnoiseless,
+}
+
+const SYSTEMS: [System; 4] = [
+    System::Noisy,
+    System::QuellNeural,
+    System::QuellClassic,
+    System::Nnnoiseless,
+];
+
+impl System {
+    fn name(self) -> &'static str {
+        match self {
+            System::Noisy => "unprocessed",
+            System::QuellNeural => "Quell neural",
+            System::QuellClassic => "Quell classic",
+            System::Nnnoiseless => "nnnoiseless (RNNoise v1)",
+        }
+    }
+}
+
+/// Metrics of one system on one file.
+#[derive(Debug, Clone, Default)]
+struct Scores {
+    pesq: Option<f64>,
+    stoi: Option<f64>,
+    sisdr: f64,
+    sisdr_gain: f64,
+    /// Gain applied to the speech above 8 kHz, dB (full-band references only).
+    hf_speech_db: Option<f64>,
+    /// SI-SDR of the system's output for the clean file itself, dB.
+    clean_sisdr: f64,
+    /// Level change of the clean file, dB.
+    clean_level_db: f64,
+    /// CPU seconds of processing.
+    cpu_s: f64,
+}
+
+struct FileResult {
+    name: String,
+    seconds: f64,
+    scores: Vec<Scores>,
+}
+
+/// Processes `x` (mono, `rate` Hz) with one system; returns the delay-compensated output of the same length and
+/// the CPU time of the processing alone.
+fn process(
+    system: System,
+    x: &[f32],
+    rate: u32,
+    model: Option<&ModelWeights>,
+    reduction: f32,
+) -> Result<(Vec<f32>, f64)> {
+    match system {
+        System::Noisy => Ok((x.to_vec(), 0.0)),
+        System::QuellNeural | System::QuellClassic => {
+            let mut engine = Engine::new(EngineConfig {
+                sample_rate: rate as f32,
+                channels: 1,
+            })?;
+            if system == System::QuellNeural {
+                let weights = model.context("neural mode needs a model")?;
+                engine.set_model(Some(NeuralMask::new(weights)));
+                engine.set_mode(MaskMode::Neural);
+            } else {
+                engine.set_mode(MaskMode::Classic);
+            }
+            engine.set_max_attenuation_db(reduction);
+            let latency = engine.latency_samples();
+            let mut y = x.to_vec();
+            y.resize(x.len() + latency, 0.0);
+            let hop = engine.layout().hop;
+            let t = Instant::now();
+            for block in y.chunks_mut(hop) {
+                engine.process(&mut [block]);
+            }
+            let cpu = t.elapsed().as_secs_f64();
+            Ok((y.split_off(latency), cpu))
+        }
+        System::Nnnoiseless => {
+            let x48 = resample(x, rate, 48_000);
+            let n = nnnoiseless::DenoiseState::FRAME_SIZE;
+            let delay = NNNOISELESS_DELAY;
+            let frames = (x48.len() + delay).div_ceil(n);
+            let mut input: Vec<f32> = x48.iter().map(|v| v * 32768.0).collect();
+            input.resize(frames * n, 0.0);
+            let mut out = vec![0.0f32; frames * n];
+            let mut state = nnnoiseless::DenoiseState::new();
+            let t = Instant::now();
+            for (i, o) in input.chunks(n).zip(out.chunks_mut(n)) {
+                state.process_frame(o, i);
+            }
+            let cpu = t.elapsed().as_secs_f64();
+            let y: Vec<f32> = out[delay..delay + x48.len()]
+                .iter()
+                .map(|v| v / 32768.0)
+                .collect();
+            let mut y = resample(&y, 48_000, rate);
+            y.resize(x.len(), 0.0);
+            Ok((y, cpu))
+        }
+    }
+}
+
+/// nnnoiseless's input-to-output delay at 48 kHz, samples (one frame; `nnnoiseless_delay_is_one_frame`).
+const NNNOISELESS_DELAY: usize = 480;
+
+fn to_i16(x: &[f32]) -> Vec<i16> {
+    x.iter()
+        .map(|v| (v * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect()
+}
+
+fn level_db(reference: &[f32], x: &[f32]) -> f64 {
+    let e = |s: &[f32]| s.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+    10.0 * ((e(x) + 1e-20) / (e(reference) + 1e-20)).log10()
+}
+
+/// Gain applied to the clean speech above 8 kHz, dB: the output's high band projected onto the clean high band
+/// (STFT, 1024-point Hann frames). `None` when the reference has no real content above 8 kHz (more than 45 dB
+/// below its full-band energy) or the rate is below 32 kHz.
+fn hf_speech_gain_db(clean: &[f32], out: &[f32], rate: u32) -> Option<f64> {
+    if rate < 32_000 {
+        return None;
+    }
+    let n = 1024;
+    let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n);
+    let window: Vec<f64> = (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos())
+        .collect();
+    let first_hf_bin = (8_000.0 * n as f64 / f64::from(rate)).ceil() as usize;
+    let (mut cross, mut ss, mut total) = (0.0, 0.0, 0.0);
+    let mut a = fft.make_input_vec();
+    let mut b = fft.make_input_vec();
+    let mut sa = fft.make_output_vec();
+    let mut sb = fft.make_output_vec();
+    let len = clean.len().min(out.len());
+    for at in (0..len.saturating_sub(n)).step_by(n / 2) {
+        for i in 0..n {
+            a[i] = window[i] * f64::from(clean[at + i]);
+            b[i] = window[i] * f64::from(out[at + i]);
+        }
+        fft.process(&mut a, &mut sa).ok()?;
+        fft.process(&mut b, &mut sb).ok()?;
+        for k in 0..sa.len() {
+            let p = sa[k].norm_sqr();
+            total += p;
+            if k >= first_hf_bin {
+                ss += p;
+                cross += (sb[k] * sa[k].conj()).re;
+            }
+        }
+    }
+    if ss <= total * 10f64.powf(-4.5) || ss <= 0.0 {
+        return None;
+    }
+    let alpha = cross / ss;
+    Some(20.0 * alpha.max(1e-6).log10())
+}
+
+fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> Result<FileResult> {
+    let (clean, rate) = decode(&args.pairs.join("clean").join(name))?;
+    let (noisy, noisy_rate) = decode(&args.pairs.join("noisy").join(name))?;
+    if rate != noisy_rate {
+        bail!("{name}: clean is {rate} Hz, noisy {noisy_rate} Hz");
+    }
+    let len = clean.len().min(noisy.len());
+    let (clean, noisy) = (&clean[..len], &noisy[..len]);
+    let clean16 = resample(clean, rate, 16_000);
+    let sisdr_in = si_sdr(clean, noisy);
+    let mut scores = Vec::new();
+    for system in SYSTEMS {
+        let (out, cpu) = process(system, noisy, rate, model, args.reduction)?;
+        let out16 = resample(&out, rate, 16_000);
+        let pesq = pesq::pesq_wb(&to_i16(&clean16), &to_i16(&out16))
+            .ok()
+            .map(f64::from);
+        let (clean_out, _) = process(system, clean, rate, model, args.reduction)?;
+        let sisdr = si_sdr(clean, &out);
+        if let Some(dir) = &args.save {
+            let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+            let tag = format!("{system:?}").to_lowercase();
+            write16(&dir.join(format!("{stem}.{tag}.wav")), &out16)?;
+            if system == System::Noisy {
+                write16(&dir.join(format!("{stem}.clean.wav")), &clean16)?;
+            }
+        }
+        scores.push(Scores {
+            pesq,
+            stoi: stoi(&clean16, &out16, 16_000),
+            sisdr,
+            sisdr_gain: sisdr - sisdr_in,
+            hf_speech_db: hf_speech_gain_db(clean, &out, rate),
+            clean_sisdr: si_sdr(clean, &clean_out),
+            clean_level_db: level_db(clean, &clean_out),
+            cpu_s: cpu,
+        });
+    }
+    Ok(FileResult {
+        name: name.to_string(),
+        seconds: len as f64 / f64::from(rate),
+        scores,
+    })
+}
+
+fn write16(path: &Path, x: &[f32]) -> Result<()> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    for &s in x {
+        w.write_sample(s)?;
+    }
+    w.finalize()?;
+    Ok(())
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (s, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+fn fmt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
+}
+
+/// Runs the command.
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let weights = match &args.model {
+        Some(path) => Some(
+            ModelWeights::from_file(path)
+                .with_context(|| format!("loading the model {}", path.display()))?,
+        ),
+        None => match neural::shipped_weights() {
+            Some(w) => Some(w.context("the built-in model is damaged")?),
+            None => bail!("this build has no built-in model; pass --model PATH"),
+        },
+    };
+    let noisy_dir = args.pairs.join("noisy");
+    let mut names: Vec<String> = std::fs::read_dir(&noisy_dir)
+        .with_context(|| format!("reading {}", noisy_dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| args.pairs.join("clean").join(n).exists())
+        .collect();
+    names.sort();
+    if let Some(limit) = args.limit {
+        names.truncate(limit);
+    }
+    if names.is_empty() {
+        bail!(
+            "no pairs in {} (need clean/NAME and noisy/NAME)",
+            args.pairs.display()
+        );
+    }
+    if let Some(dir) = &args.save {
+        std::fs::create_dir_all(dir)?;
+    }
+    let bar = indicatif::ProgressBar::new(names.len() as u64);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..args.jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(name) = names.get(i) else { break };
+                let r = evaluate_file(args, name, weights.as_ref());
+                bar.inc(1);
+                results.lock().expect("results").push((i, r));
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut results = results.into_inner().expect("results");
+    results.sort_by_key(|(i, _)| *i);
+    let mut files = Vec::new();
+    for (_, r) in results {
+        files.push(r?);
+    }
+
+    // Per-file CSV.
+    if let Some(parent) = args.csv.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut csv = String::from(
+        "file,system,seconds,pesq_wb,stoi,si_sdr_db,si_sdr_gain_db,hf_speech_gain_db,clean_si_sdr_db,clean_level_db,rtf\n",
+    );
+    for f in &files {
+        for (system, s) in SYSTEMS.iter().zip(&f.scores) {
+            let o = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
+            writeln!(
+                csv,
+                "{},{},{:.3},{},{},{:.3},{:.3},{},{:.3},{:.3},{:.6}",
+                f.name,
+                system.name(),
+                f.seconds,
+                o(s.pesq),
+                o(s.stoi),
+                s.sisdr,
+                s.sisdr_gain,
+                o(s.hf_speech_db),
+                s.clean_sisdr,
+                s.clean_level_db,
+                s.cpu_s / f.seconds
+            )?;
+        }
+    }
+    std::fs::write(&args.csv, csv).with_context(|| format!("writing {}", args.csv.display()))?;
+
+    // Summary table.
+    let audio_s: f64 = files.iter().map(|f| f.seconds).sum();
+    let fb = files
+        .iter()
+        .filter(|f| f.scores[0].hf_speech_db.is_some())
+        .count();
+    println!(
+        "{} pairs, {:.1} min of audio, evaluated in {:.0} s; {fb} with a full-band reference",
+        files.len(),
+        audio_s / 60.0,
+        started.elapsed().as_secs_f64()
+    );
+    println!();
+    println!("| system | PESQ-WB | STOI | SI-SDR (dB) | SI-SDR gain (dB) | speech >8 kHz (dB) | clean in: SI-SDR (dB) | clean in: level (dB) | RTF (1 thread) |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (k, system) in SYSTEMS.iter().enumerate() {
+        let col =
+            |f: &dyn Fn(&Scores) -> Option<f64>| mean(files.iter().filter_map(|r| f(&r.scores[k])));
+        let cpu: f64 = files.iter().map(|r| r.scores[k].cpu_s).sum();
+        let pesq_fail = files.iter().filter(|r| r.scores[k].pesq.is_none()).count();
+        println!(
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} |",
+            system.name(),
+            fmt(col(&|s| s.pesq), 2),
+            if pesq_fail > 0 {
+                format!(" ({pesq_fail} not scored)")
+            } else {
+                String::new()
+            },
+            fmt(col(&|s| s.stoi), 3),
+            fmt(col(&|s| Some(s.sisdr)), 2),
+            fmt(col(&|s| Some(s.sisdr_gain)), 2),
+            fmt(col(&|s| s.hf_speech_db), 2),
+            if *system == System::Noisy {
+                "–".into()
+            } else {
+                fmt(col(&|s| Some(s.clean_sisdr.min(99.0))), 1)
+            },
+            if *system == System::Noisy {
+                "–".into()
+            } else {
+                fmt(col(&|s| Some(s.clean_level_db)), 2)
+            },
+            if *system == System::Noisy {
+                "–".into()
+            } else {
+                format!("{:.4}", cpu / audio_s)
+            },
+        );
+    }
+    println!();
+    println!("per-file results: {}", args.csv.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quell_dsp::synth::{self, Voice};
+
+    /// The lag (samples) at which `y` best matches `x`.
+    fn best_lag(x: &[f32], y: &[f32], max: usize) -> usize {
+        (0..max)
+            .max_by(|&a, &b| {
+                let c = |lag: usize| -> f64 {
+                    x.iter().zip(&y[lag..]).map(|(p, q)| f64::from(p * q)).sum()
+                };
+                c(a).total_cmp(&c(b))
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn nnnoiseless_delay_is_one_frame() {
+        let x = synth::voice(48_000.0, 2.0, &Voice::default());
+        let n = nnnoiseless::DenoiseState::FRAME_SIZE;
+        let mut state = nnnoiseless::DenoiseState::new();
+        let input: Vec<f32> = x.iter().map(|v| v * 32768.0).collect();
+        let mut out = vec![0.0; input.len() / n * n];
+        for (i, o) in input.chunks_exact(n).zip(out.chunks_mut(n)) {
+            state.process_frame(o, i);
+        }
+        assert_eq!(best_lag(&x[..60_000], &out, 1500), NNNOISELESS_DELAY);
+    }
+
+    #[test]
+    fn delay_compensation_aligns_every_system() {
+        let x = synth::voice(48_000.0, 2.0, &Voice::default());
+        let w = ModelWeights::seeded_random(1);
+        for system in [
+            System::QuellClassic,
+            System::QuellNeural,
+            System::Nnnoiseless,
+        ] {
+            let (y, _) = process(system, &x, 48_000, Some(&w), 30.0).unwrap();
+            assert_eq!(y.len(), x.len());
+            assert_eq!(best_lag(&y[..60_000], &x, 200), 0, "{system:?}");
+        }
+    }
+
+    #[test]
+    fn high_band_gain_reads_a_filter() {
+        let mut rng = synth::Rng::new(2);
+        let clean = synth::white(&mut rng, 96_000, -20.0);
+        let half: Vec<f32> = clean.iter().map(|v| v * 0.5).collect();
+        let g = hf_speech_gain_db(&clean, &half, 48_000).unwrap();
+        assert!((g + 6.02).abs() < 0.1, "{g}");
+        let narrow = resample(&resample(&clean, 48_000, 16_000), 16_000, 48_000);
+        assert!(hf_speech_gain_db(&narrow, &narrow, 48_000).is_none());
+    }
+}

@@ -321,6 +321,11 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
             if args.inputs.len() != 1 {
                 bail!("-o/--output takes one input; use --out-dir DIR for several");
             }
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the output directory {}", dir.display())
+                })?;
+            }
             vec![out.clone()]
         }
         (None, Some(dir)) => {

@@ -3,6 +3,7 @@
 mod audio;
 mod data;
 mod dataset;
+mod demo;
 mod eval;
 mod mix;
 mod pairs;
@@ -27,6 +28,8 @@ enum Command {
     Pairs(pairs::PairsArgs),
     /// Compare Quell (neural, classic) and nnnoiseless on clean/noisy pairs: PESQ-WB, STOI, SI-SDR, speed.
     Eval(eval::EvalArgs),
+    /// Make assets/demo/noisy.wav from espeak-ng speech and generated noise.
+    DemoClip(demo::DemoArgs),
 }
 
 fn main() -> Result<()> {
@@ -38,5 +41,6 @@ fn main() -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Pairs(args) => pairs::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::DemoClip(args) => demo::run(&args),
     }
 }

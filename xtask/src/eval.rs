@@ -33,6 +33,9 @@ pub struct EvalArgs {
     /// Quell's maximum attenuation, dB.
     #[arg(long, default_value_t = quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB)]
     pub reduction: f32,
+    /// Disable Quell's pitch comb filter (to measure what it adds).
+    #[arg(long)]
+    pub no_comb: bool,
     /// Per-file results (CSV).
     #[arg(long, default_value = "target/eval/per-file.csv")]
     pub csv: PathBuf,
@@ -105,6 +108,7 @@ fn process(
     rate: u32,
     model: Option<&ModelWeights>,
     reduction: f32,
+    comb: bool,
 ) -> Result<(Vec<f32>, f64)> {
     match system {
         System::Noisy => Ok((x.to_vec(), 0.0)),
@@ -121,6 +125,7 @@ fn process(
                 engine.set_mode(MaskMode::Classic);
             }
             engine.set_max_attenuation_db(reduction);
+            engine.set_comb_filter(comb);
             let latency = engine.latency_samples();
             let mut y = x.to_vec();
             y.resize(x.len() + latency, 0.0);
@@ -225,12 +230,12 @@ fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> R
     let sisdr_in = si_sdr(clean, noisy);
     let mut scores = Vec::new();
     for system in SYSTEMS {
-        let (out, cpu) = process(system, noisy, rate, model, args.reduction)?;
+        let (out, cpu) = process(system, noisy, rate, model, args.reduction, !args.no_comb)?;
         let out16 = resample(&out, rate, 16_000);
         let pesq = pesq::pesq_wb(&to_i16(&clean16), &to_i16(&out16))
             .ok()
             .map(f64::from);
-        let (clean_out, _) = process(system, clean, rate, model, args.reduction)?;
+        let (clean_out, _) = process(system, clean, rate, model, args.reduction, !args.no_comb)?;
         let sisdr = si_sdr(clean, &out);
         if let Some(dir) = &args.save {
             let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
@@ -460,7 +465,7 @@ mod tests {
             System::QuellNeural,
             System::Nnnoiseless,
         ] {
-            let (y, _) = process(system, &x, 48_000, Some(&w), 30.0).unwrap();
+            let (y, _) = process(system, &x, 48_000, Some(&w), 30.0, true).unwrap();
             assert_eq!(y.len(), x.len());
             assert_eq!(best_lag(&y[..60_000], &x, 200), 0, "{system:?}");
         }

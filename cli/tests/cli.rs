@@ -547,3 +547,23 @@ fn non_finite_samples_and_clipping_are_reported_not_hidden() {
         "clipped to full scale"
     );
 }
+
+#[test]
+fn the_built_in_model_reduces_noise_by_default() {
+    let dir = TempDir::new("neural");
+    let rate = 48_000;
+    let clean = synth::voice(rate as f32, 4.0, &Voice::default());
+    let mut rng = Rng::new(21);
+    let noise = synth::pink(&mut rng, clean.len(), -30.0);
+    let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(a, b)| a + b).collect();
+    let input = dir.path("noisy.wav");
+    let output = dir.path("out.wav");
+    write_wav(&input, rate, std::slice::from_ref(&noisy), Fmt::Float32);
+    let o = quell(&[s(&input), "-o", s(&output), "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, y) = read_wav(&output);
+    let skip = rate as usize / 2;
+    let before = si_sdr(&clean[skip..], &noisy[skip..]);
+    let after = si_sdr(&clean[skip..], &y[0][skip..]);
+    assert!(after > before + 3.0, "SI-SDR {before:.1} -> {after:.1} dB");
+}

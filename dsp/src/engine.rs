@@ -479,7 +479,7 @@ impl Engine {
                     1.0
                 };
                 *h = flush(held);
-                *g = held.max(self.floor);
+                *g = (held * gate).max(self.floor);
             }
         } else {
             self.gains.fill(1.0);
@@ -684,5 +684,43 @@ mod tests {
         for _ in 0..100 {
             assert_eq!(e.update_gate(0.0, true), 1.0);
         }
+    }
+
+    #[test]
+    fn a_closed_vad_gate_attenuates_the_audio_down_to_the_floor() {
+        use crate::neural::ModelWeights;
+        // Noise through a network, with a gate whose threshold no frame reaches (VAD < 1 always).
+        let mut rng = crate::synth::Rng::new(9);
+        let noise = crate::synth::white(&mut rng, 96_000, -20.0);
+        let run = |gate: bool| -> Vec<f32> {
+            let mut e = engine();
+            e.set_model(Some(NeuralMask::new(&ModelWeights::seeded_random(3))));
+            e.set_mode(MaskMode::Neural);
+            e.set_vad_gate(VadGate {
+                enabled: gate,
+                threshold: 1.0,
+                hold_ms: 100.0,
+            });
+            let mut x = noise.clone();
+            for block in x.chunks_mut(480) {
+                e.process(&mut [block]);
+            }
+            x
+        };
+        let energy = |x: &[f32]| x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+        let (open, gated) = (run(false), run(true));
+        // After hold (10 frames) and release (30 dB at 1.5 dB per frame = 20 frames), the last second is at the
+        // floor relative to the ungated output.
+        let ratio_db = 10.0 * (energy(&gated[48_000..]) / energy(&open[48_000..])).log10();
+        assert!(
+            ratio_db < -25.0 && ratio_db > -31.0,
+            "gate attenuation {ratio_db:.1} dB"
+        );
+        // It closes gradually: the first output hop (two overlapping frames) is attenuated by at most two release steps.
+        let first_db = 10.0 * (energy(&gated[960..1440]) / energy(&open[960..1440])).log10();
+        assert!(
+            first_db > -2.0 * f64::from(GATE_RELEASE_DB_PER_FRAME) - 0.5,
+            "first frame {first_db:.1} dB"
+        );
     }
 }

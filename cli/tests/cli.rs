@@ -567,3 +567,39 @@ fn the_built_in_model_reduces_noise_by_default() {
     let after = si_sdr(&clean[skip..], &y[0][skip..]);
     assert!(after > before + 3.0, "SI-SDR {before:.1} -> {after:.1} dB");
 }
+
+#[test]
+fn the_vad_gate_quietens_pauses_and_keeps_the_voice() {
+    let dir = TempDir::new("gate");
+    let rate = 48_000;
+    let mut x = synth::voice(rate as f32, 2.0, &Voice::default());
+    x.extend(std::iter::repeat_n(0.0, 2 * rate as usize));
+    let mut rng = Rng::new(5);
+    let noise = synth::pink(&mut rng, x.len(), -40.0);
+    let x: Vec<f32> = x.iter().zip(&noise).map(|(a, b)| a + b).collect();
+    let input = dir.path("in.wav");
+    write_wav(&input, rate, std::slice::from_ref(&x), Fmt::Float32);
+    let run = |extra: &[&str], name: &str| -> Vec<f32> {
+        let out = dir.path(name);
+        let mut args = vec![s(&input), "-o", s(&out), "--quiet"];
+        args.extend_from_slice(extra);
+        let o = quell(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        read_wav(&out).1.remove(0)
+    };
+    let open = run(&["--reduction", "80"], "open.wav");
+    let gated = run(
+        &["--reduction", "80", "--gate", "0.85", "--hold", "100"],
+        "gated.wav",
+    );
+    let db = |a: &[f32], b: &[f32]| {
+        let e = |x: &[f32]| x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() + 1e-20;
+        10.0 * (e(a) / e(b)).log10()
+    };
+    let pause = 3 * rate as usize..4 * rate as usize;
+    let voice = rate as usize / 2..rate as usize * 3 / 2;
+    let pause_db = db(&gated[pause.clone()], &open[pause]);
+    let voice_db = db(&gated[voice.clone()], &open[voice]);
+    assert!(pause_db < -6.0, "the pause is {pause_db:.1} dB quieter");
+    assert!(voice_db > -1.0, "the voice changes by {voice_db:.1} dB");
+}

@@ -86,6 +86,8 @@ struct Scores {
     sisdr_gain: f64,
     /// Gain applied to the speech above 8 kHz, dB (full-band references only).
     hf_speech_db: Option<f64>,
+    /// Residual noise above 8 kHz relative to the input's noise there, dB (full-band references only).
+    hf_noise_db: Option<f64>,
     /// SI-SDR of the system's output for the clean file itself, dB.
     clean_sisdr: f64,
     /// Level change of the clean file, dB.
@@ -179,7 +181,7 @@ fn level_db(reference: &[f32], x: &[f32]) -> f64 {
 /// Gain applied to the clean speech above 8 kHz, dB: the output's high band projected onto the clean high band
 /// (STFT, 1024-point Hann frames). `None` when the reference has no real content above 8 kHz (more than 45 dB
 /// below its full-band energy) or the rate is below 32 kHz.
-fn hf_speech_gain_db(clean: &[f32], out: &[f32], rate: u32) -> Option<f64> {
+fn high_band(clean: &[f32], noisy: &[f32], out: &[f32], rate: u32) -> Option<(f64, f64)> {
     if rate < 32_000 {
         return None;
     }
@@ -192,16 +194,21 @@ fn hf_speech_gain_db(clean: &[f32], out: &[f32], rate: u32) -> Option<f64> {
     let (mut cross, mut ss, mut total) = (0.0, 0.0, 0.0);
     let mut a = fft.make_input_vec();
     let mut b = fft.make_input_vec();
+    let mut c = fft.make_input_vec();
     let mut sa = fft.make_output_vec();
     let mut sb = fft.make_output_vec();
-    let len = clean.len().min(out.len());
+    let mut sc = fft.make_output_vec();
+    let len = clean.len().min(out.len()).min(noisy.len());
+    let mut spectra = Vec::new();
     for at in (0..len.saturating_sub(n)).step_by(n / 2) {
         for i in 0..n {
             a[i] = window[i] * f64::from(clean[at + i]);
             b[i] = window[i] * f64::from(out[at + i]);
+            c[i] = window[i] * f64::from(noisy[at + i] - clean[at + i]);
         }
         fft.process(&mut a, &mut sa).ok()?;
         fft.process(&mut b, &mut sb).ok()?;
+        fft.process(&mut c, &mut sc).ok()?;
         for k in 0..sa.len() {
             let p = sa[k].norm_sqr();
             total += p;
@@ -210,12 +217,28 @@ fn hf_speech_gain_db(clean: &[f32], out: &[f32], rate: u32) -> Option<f64> {
                 cross += (sb[k] * sa[k].conj()).re;
             }
         }
+        spectra.push((
+            sa.clone(),
+            sb.clone(),
+            sc[first_hf_bin..].iter().map(|v| v.norm_sqr()).sum::<f64>(),
+        ));
     }
     if ss <= total * 10f64.powf(-4.5) || ss <= 0.0 {
         return None;
     }
     let alpha = cross / ss;
-    Some(20.0 * alpha.max(1e-6).log10())
+    // What is left of the output's high band once the (scaled) speech is taken out, against the input's noise.
+    let (mut residual, mut noise) = (0.0, 0.0);
+    for (s, y, nz) in &spectra {
+        residual += (first_hf_bin..s.len())
+            .map(|k| (y[k] - s[k] * alpha).norm_sqr())
+            .sum::<f64>();
+        noise += nz;
+    }
+    Some((
+        20.0 * alpha.max(1e-6).log10(),
+        10.0 * ((residual + 1e-20) / (noise + 1e-20)).log10(),
+    ))
 }
 
 fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> Result<FileResult> {
@@ -245,12 +268,14 @@ fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> R
                 write16(&dir.join(format!("{stem}.clean.wav")), &clean16)?;
             }
         }
+        let high = high_band(clean, noisy, &out, rate);
         scores.push(Scores {
             pesq,
             stoi: stoi(&clean16, &out16, 16_000),
             sisdr,
             sisdr_gain: sisdr - sisdr_in,
-            hf_speech_db: hf_speech_gain_db(clean, &out, rate),
+            hf_speech_db: high.map(|h| h.0),
+            hf_noise_db: high.map(|h| h.1),
             clean_sisdr: si_sdr(clean, &clean_out),
             clean_level_db: level_db(clean, &clean_out),
             cpu_s: cpu,
@@ -347,14 +372,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         std::fs::create_dir_all(parent)?;
     }
     let mut csv = String::from(
-        "file,system,seconds,pesq_wb,stoi,si_sdr_db,si_sdr_gain_db,hf_speech_gain_db,clean_si_sdr_db,clean_level_db,rtf\n",
+        "file,system,seconds,pesq_wb,stoi,si_sdr_db,si_sdr_gain_db,hf_speech_gain_db,hf_noise_db,clean_si_sdr_db,clean_level_db,rtf\n",
     );
     for f in &files {
         for (system, s) in SYSTEMS.iter().zip(&f.scores) {
             let o = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
             writeln!(
                 csv,
-                "{},{},{:.3},{},{},{:.3},{:.3},{},{:.3},{:.3},{:.6}",
+                "{},{},{:.3},{},{},{:.3},{:.3},{},{},{:.3},{:.3},{:.6}",
                 f.name,
                 system.name(),
                 f.seconds,
@@ -363,6 +388,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 s.sisdr,
                 s.sisdr_gain,
                 o(s.hf_speech_db),
+                o(s.hf_noise_db),
                 s.clean_sisdr,
                 s.clean_level_db,
                 s.cpu_s / f.seconds
@@ -384,15 +410,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     println!();
-    println!("| system | PESQ-WB | STOI | SI-SDR (dB) | SI-SDR gain (dB) | speech >8 kHz (dB) | clean in: SI-SDR (dB) | clean in: level (dB) | RTF (1 thread) |");
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("| system | PESQ-WB | STOI | SI-SDR (dB) | SI-SDR gain (dB) | speech >8 kHz (dB) | noise >8 kHz (dB) | clean in: SI-SDR (dB) | clean in: level (dB) | RTF (1 thread) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (k, system) in SYSTEMS.iter().enumerate() {
         let col =
             |f: &dyn Fn(&Scores) -> Option<f64>| mean(files.iter().filter_map(|r| f(&r.scores[k])));
         let cpu: f64 = files.iter().map(|r| r.scores[k].cpu_s).sum();
         let pesq_fail = files.iter().filter(|r| r.scores[k].pesq.is_none()).count();
         println!(
-            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
             system.name(),
             fmt(col(&|s| s.pesq), 2),
             if pesq_fail > 0 {
@@ -404,6 +430,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             fmt(col(&|s| Some(s.sisdr)), 2),
             fmt(col(&|s| Some(s.sisdr_gain)), 2),
             fmt(col(&|s| s.hf_speech_db), 2),
+            fmt(col(&|s| s.hf_noise_db), 2),
             if *system == System::Noisy {
                 "–".into()
             } else {
@@ -476,9 +503,16 @@ mod tests {
         let mut rng = synth::Rng::new(2);
         let clean = synth::white(&mut rng, 96_000, -20.0);
         let half: Vec<f32> = clean.iter().map(|v| v * 0.5).collect();
-        let g = hf_speech_gain_db(&clean, &half, 48_000).unwrap();
+        let noise = synth::white(&mut rng, 96_000, -30.0);
+        let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(a, b)| a + b).collect();
+        // An output of half the speech and none of the noise.
+        let (g, residual) = high_band(&clean, &noisy, &half, 48_000).unwrap();
         assert!((g + 6.02).abs() < 0.1, "{g}");
+        assert!(residual < -60.0, "{residual}");
+        // An output that leaves everything: speech at 0 dB, all the noise left.
+        let (g, kept) = high_band(&clean, &noisy, &noisy, 48_000).unwrap();
+        assert!(g.abs() < 0.1 && kept.abs() < 0.2, "{g} {kept}");
         let narrow = resample(&resample(&clean, 48_000, 16_000), 16_000, 48_000);
-        assert!(hf_speech_gain_db(&narrow, &narrow, 48_000).is_none());
+        assert!(high_band(&narrow, &narrow, &narrow, 48_000).is_none());
     }
 }

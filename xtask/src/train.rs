@@ -204,6 +204,9 @@ struct Validation {
     sisdr_in: f64,
     sisdr_neural: f64,
     sisdr_classic: f64,
+    stoi_in: f64,
+    stoi_neural: f64,
+    stoi_classic: f64,
 }
 
 fn validate(
@@ -225,6 +228,7 @@ fn validate(
     let loss = batch_loss(net, &Batch::new(&seqs), device)?.to_scalar::<f32>()?;
     let mask = NeuralMask::new(weights);
     let (mut sin, mut sn, mut sc, mut n) = (0.0, 0.0, 0.0, 0usize);
+    let (mut tin, mut tn, mut tc) = (0.0, 0.0, 0.0);
     for (ex, _) in val.iter().filter(|(e, _)| e.has_speech) {
         let run = |mode: MaskMode| -> Vec<f32> {
             let mut e = Engine::new(EngineConfig {
@@ -242,9 +246,14 @@ fn validate(
             }
             x.split_off(lat)
         };
+        let (neural, classic) = (run(MaskMode::Neural), run(MaskMode::Classic));
         sin += si_sdr(&ex.clean, &ex.noisy);
-        sn += si_sdr(&ex.clean, &run(MaskMode::Neural));
-        sc += si_sdr(&ex.clean, &run(MaskMode::Classic));
+        sn += si_sdr(&ex.clean, &neural);
+        sc += si_sdr(&ex.clean, &classic);
+        let stoi = |x: &[f32]| crate::stoi::stoi(&ex.clean, x, RATE).unwrap_or(0.0);
+        tin += stoi(&ex.noisy);
+        tn += stoi(&neural);
+        tc += stoi(&classic);
         n += 1;
     }
     let n = n.max(1) as f64;
@@ -253,6 +262,9 @@ fn validate(
         sisdr_in: sin / n,
         sisdr_neural: sn / n,
         sisdr_classic: sc / n,
+        stoi_in: tin / n,
+        stoi_neural: tn / n,
+        stoi_classic: tc / n,
     })
 }
 
@@ -400,7 +412,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .map_err(anyhow::Error::msg)?;
             let v = validate(&net, &weights, &val, &device)?;
             let line = format!(
-                "epoch {:3} train_loss {:.4} val_loss {:.4} val_sisdr_in {:.2} neural {:.2} (+{:.2}) classic {:.2} (+{:.2}) epoch_s {:.0} total_s {:.0}",
+                "epoch {:3} train_loss {:.4} val_loss {:.4} val_sisdr_in {:.2} neural {:.2} ({:+.2}) classic {:.2} ({:+.2}) val_stoi_in {:.3} neural {:+.3} classic {:+.3} epoch_s {:.0} total_s {:.0}",
                 epoch + 1,
                 sum / batches as f64,
                 v.loss,
@@ -409,6 +421,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 v.sisdr_neural - v.sisdr_in,
                 v.sisdr_classic,
                 v.sisdr_classic - v.sisdr_in,
+                v.stoi_in,
+                v.stoi_neural - v.stoi_in,
+                v.stoi_classic - v.stoi_in,
                 t0.elapsed().as_secs_f64(),
                 started.elapsed().as_secs_f64()
             );

@@ -1,0 +1,519 @@
+//! The adapter between a host's audio callback and the engine, in plain Rust (no plugin framework), so that
+//! everything the plugin adds to the engine is tested without a host.
+//!
+//! Per block it: copies the input (the dry signal), runs the engine in place (the wet signal, delayed by the
+//! engine's latency), delays the dry copy by exactly that latency ([`DelayLine`]) and blends the two with one
+//! weight per sample, `w = mix · (1 − bypass)`:
+//!
+//! ```text
+//! out = dry_delayed + (wet − dry_delayed) · w
+//! ```
+//!
+//! `w = 0` gives exactly the delayed input (bit for bit), `w = 1` exactly the engine's output. Mix and bypass
+//! move linearly over [`MIX_RAMP_SECONDS`] and [`BYPASS_RAMP_SECONDS`]: dry and wet are time-aligned and highly
+//! correlated, so a linear crossfade keeps the level and has no click. The engine keeps running while bypassed
+//! so that leaving bypass resumes from a settled noise estimate instead of re-adapting.
+//!
+//! Reduction, mode and gate need no smoother here: the engine applies them per 10 ms frame and its 50 %
+//! overlap-add crossfades consecutive frames, and gains that fall are additionally limited by the engine's
+//! release ([`quell_dsp::engine::RELEASE_PER_FRAME`]).
+//!
+//! If the engine cannot be built (a sample rate outside 8..=384 kHz, or an unsupported channel count), the
+//! processor passes audio through untouched and reports a latency of 0: a plugin never aborts or goes silent.
+
+use crate::delay::DelayLine;
+use crate::meters::{peak, MeterFrame, MeterTap};
+use quell_dsp::neural::NeuralMask;
+use quell_dsp::{DspError, Engine, EngineConfig, MaskMode, VadGate};
+
+/// Duration of a dry/wet mix change, seconds.
+pub const MIX_RAMP_SECONDS: f32 = 0.02;
+/// Duration of the bypass crossfade, seconds.
+pub const BYPASS_RAMP_SECONDS: f32 = 0.02;
+
+/// The parameter values the processor applies, in engine units. Plain data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Maximum attenuation ("reduction"), dB, 0 = untouched.
+    pub reduction_db: f32,
+    /// Mask source asked for (neural falls back to classic without a model).
+    pub mode: MaskMode,
+    /// The voice-activity gate.
+    pub gate: VadGate,
+    /// Dry/wet mix, 0 (dry) ..= 1 (fully processed).
+    pub mix: f32,
+    /// The host's bypass.
+    pub bypass: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            reduction_db: quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB,
+            mode: MaskMode::Neural,
+            gate: VadGate::default(),
+            mix: 1.0,
+            bypass: false,
+        }
+    }
+}
+
+/// A value that moves linearly towards its target over a fixed number of samples. Does not allocate.
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    value: f32,
+    target: f32,
+    step: f32,
+    /// Samples for a full 0 → 1 move.
+    length: f32,
+}
+
+impl Ramp {
+    fn new(value: f32, length_samples: f32) -> Self {
+        Ramp {
+            value,
+            target: value,
+            step: 0.0,
+            length: length_samples.max(1.0),
+        }
+    }
+
+    fn set_target(&mut self, target: f32) {
+        if target != self.target {
+            self.target = target;
+            // Full-scale moves take `length` samples; smaller ones proportionally less.
+            self.step =
+                (target - self.value) / (self.length * (target - self.value).abs()).max(1.0);
+        }
+    }
+
+    fn jump(&mut self, value: f32) {
+        self.value = value;
+        self.target = value;
+        self.step = 0.0;
+    }
+
+    fn is_settled(&self) -> bool {
+        self.value == self.target
+    }
+
+    #[inline]
+    fn next(&mut self) -> f32 {
+        if self.value != self.target {
+            let next = self.value + self.step;
+            self.value = if (self.step > 0.0 && next >= self.target)
+                || (self.step < 0.0 && next <= self.target)
+                || self.step == 0.0
+            {
+                self.target
+            } else {
+                next
+            };
+        }
+        self.value
+    }
+}
+
+/// The engine plus everything the plugin adds around it. Built (allocating) in `activate`; [`Processor::process`]
+/// never allocates, locks or does I/O.
+pub struct Processor {
+    engine: Option<Engine>,
+    /// Why the engine could not be built, if it could not.
+    error: Option<DspError>,
+    dry: DelayLine,
+    /// Per-channel copy of the current sub-block's input, `hop` samples each.
+    scratch: Vec<Vec<f32>>,
+    channels: usize,
+    sample_rate: f32,
+    /// Samples per sub-block: the engine's hop, so that at most one engine frame completes per sub-block.
+    hop: usize,
+    /// Samples of the current hop already processed.
+    phase: usize,
+    mix: Ramp,
+    bypass: Ramp,
+    applied: Option<Settings>,
+    last_frame: u64,
+}
+
+impl Processor {
+    /// Builds the processor for `sample_rate` (Hz) and `channels`, installing `model` if given. Never fails: when
+    /// the engine cannot be built it passes audio through ([`Processor::error`] says why). Allocates.
+    pub fn new(sample_rate: f32, channels: usize, model: Option<NeuralMask>) -> Self {
+        let (mut engine, error) = match Engine::new(EngineConfig {
+            sample_rate,
+            channels,
+        }) {
+            Ok(engine) => (Some(engine), None),
+            Err(e) => (None, Some(e)),
+        };
+        if let Some(engine) = engine.as_mut() {
+            engine.set_model(model);
+        }
+        let latency = engine.as_ref().map_or(0, |e| e.latency_samples());
+        let hop = engine.as_ref().map_or(1, |e| e.layout().hop);
+        let rate = if sample_rate.is_finite() && sample_rate > 0.0 {
+            sample_rate
+        } else {
+            48_000.0
+        };
+        let settings = Settings::default();
+        Processor {
+            engine,
+            error,
+            dry: DelayLine::new(channels, latency),
+            scratch: vec![vec![0.0; hop]; channels],
+            channels,
+            sample_rate: rate,
+            hop,
+            phase: 0,
+            mix: Ramp::new(settings.mix, MIX_RAMP_SECONDS * rate),
+            bypass: Ramp::new(0.0, BYPASS_RAMP_SECONDS * rate),
+            applied: None,
+            last_frame: 0,
+        }
+    }
+
+    /// The latency to report to the host, samples: the engine's (one 20 ms window), or 0 when passing through.
+    pub fn latency_samples(&self) -> usize {
+        self.dry.delay()
+    }
+
+    /// Why the engine could not be built (audio then passes through untouched), or `None`.
+    pub fn error(&self) -> Option<&DspError> {
+        self.error.as_ref()
+    }
+
+    /// The mask source actually running, or `None` when passing through.
+    pub fn effective_mode(&self) -> Option<MaskMode> {
+        self.engine.as_ref().map(|e| e.effective_mode())
+    }
+
+    /// The sample rate this processor was built for, Hz.
+    pub fn sample_rate(&self) -> f32 {
+        self.sample_rate
+    }
+
+    /// Sets all parameters at once so that the first block plays them without ramps (after activation or a
+    /// state load). Does not allocate.
+    pub fn jump_to(&mut self, settings: &Settings) {
+        self.apply(settings);
+        self.mix.jump(clean_mix(settings.mix));
+        self.bypass.jump(if settings.bypass { 1.0 } else { 0.0 });
+    }
+
+    /// Clears all audio history (engine, dry path, ramps settle on their targets). Does not allocate.
+    pub fn reset(&mut self) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.reset();
+        }
+        self.dry.reset();
+        self.phase = 0;
+        self.last_frame = 0;
+        self.mix.jump(self.mix.target);
+        self.bypass.jump(self.bypass.target);
+    }
+
+    fn apply(&mut self, s: &Settings) {
+        if self.applied.as_ref() == Some(s) {
+            return;
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.set_max_attenuation_db(s.reduction_db);
+            engine.set_mode(s.mode);
+            engine.set_vad_gate(s.gate);
+        }
+        self.mix.set_target(clean_mix(s.mix));
+        self.bypass.set_target(if s.bypass { 1.0 } else { 0.0 });
+        self.applied = Some(*s);
+    }
+
+    /// Processes `audio` in place (one slice per channel, equal lengths, any length) with `settings`; when `tap`
+    /// is given, also feeds the meters. Channels beyond the configured count are left untouched. Never
+    /// allocates, locks or does I/O.
+    pub fn process(
+        &mut self,
+        audio: &mut [&mut [f32]],
+        settings: &Settings,
+        mut tap: Option<&mut MeterTap>,
+    ) {
+        self.apply(settings);
+        let Some(engine) = self.engine.as_mut() else {
+            if let Some(tap) = tap {
+                let p = peak(audio);
+                tap.peaks(p, p);
+            }
+            return;
+        };
+        let used = audio.len().min(self.channels);
+        let len = audio[..used].iter().map(|c| c.len()).min().unwrap_or(0);
+        let mut pos = 0;
+        while pos < len {
+            let n = (len - pos).min(self.hop - self.phase);
+            // Keep the dry input, then process the wet signal in place.
+            for (c, s) in self.scratch.iter_mut().enumerate() {
+                if c < used {
+                    s[..n].copy_from_slice(&audio[c][pos..pos + n]);
+                } else {
+                    s[..n].fill(0.0);
+                }
+            }
+            let in_peak = if tap.is_some() {
+                peak(&audio[..used])
+            } else {
+                0.0
+            };
+            {
+                let mut chunk: [&mut [f32]; quell_dsp::engine::MAX_CHANNELS] = Default::default();
+                for (dst, src) in chunk.iter_mut().zip(audio[..used].iter_mut()) {
+                    *dst = &mut src[pos..pos + n];
+                }
+                engine.process(&mut chunk[..used]);
+            }
+            {
+                let mut dry: [&mut [f32]; quell_dsp::engine::MAX_CHANNELS] = Default::default();
+                for (dst, src) in dry.iter_mut().zip(self.scratch.iter_mut()) {
+                    *dst = &mut src[..n];
+                }
+                self.dry.process(&mut dry[..self.channels]);
+            }
+            // Blend with one weight per sample.
+            if self.mix.is_settled() && self.bypass.is_settled() {
+                let w = self.mix.value * (1.0 - self.bypass.value);
+                if w == 0.0 {
+                    for (c, io) in audio[..used].iter_mut().enumerate() {
+                        io[pos..pos + n].copy_from_slice(&self.scratch[c][..n]);
+                    }
+                } else if w != 1.0 {
+                    for (c, io) in audio[..used].iter_mut().enumerate() {
+                        for (y, d) in io[pos..pos + n].iter_mut().zip(&self.scratch[c][..n]) {
+                            *y = d + (*y - d) * w;
+                        }
+                    }
+                }
+            } else {
+                for i in 0..n {
+                    let w = self.mix.next() * (1.0 - self.bypass.next());
+                    for (c, io) in audio[..used].iter_mut().enumerate() {
+                        let d = self.scratch[c][i];
+                        io[pos + i] = d + (io[pos + i] - d) * w;
+                    }
+                }
+            }
+            if let Some(tap) = tap.as_deref_mut() {
+                let info = engine.frame_info();
+                if info.frame_index != self.last_frame {
+                    self.last_frame = info.frame_index;
+                    tap.frame(MeterFrame::from_info(info));
+                }
+                let mut out: [&mut [f32]; quell_dsp::engine::MAX_CHANNELS] = Default::default();
+                for (dst, src) in out.iter_mut().zip(audio[..used].iter_mut()) {
+                    *dst = &mut src[pos..pos + n];
+                }
+                tap.peaks(in_peak, peak(&out[..used]));
+            } else {
+                self.last_frame = engine.frame_info().frame_index;
+            }
+            pos += n;
+            self.phase = (self.phase + n) % self.hop;
+        }
+    }
+}
+
+fn clean_mix(mix: f32) -> f32 {
+    if mix.is_finite() {
+        mix.clamp(0.0, 1.0)
+    } else {
+        1.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quell_dsp::synth::Rng;
+
+    fn noise(seed: u64, len: usize) -> Vec<f32> {
+        let mut rng = Rng::new(seed);
+        quell_dsp::synth::white(&mut rng, len, -20.0)
+    }
+
+    fn settings(mix: f32, bypass: bool) -> Settings {
+        Settings {
+            mode: MaskMode::Classic,
+            mix,
+            bypass,
+            ..Settings::default()
+        }
+    }
+
+    /// Runs `input` (mono) through `p` in blocks cycling through `blocks`, with `settings_at(sample)` per block.
+    fn run(
+        p: &mut Processor,
+        input: &[f32],
+        blocks: &[usize],
+        settings_at: impl Fn(usize) -> Settings,
+    ) -> Vec<f32> {
+        let mut out = input.to_vec();
+        let mut pos = 0;
+        for &b in blocks.iter().cycle() {
+            if pos >= out.len() {
+                break;
+            }
+            let end = (pos + b).min(out.len());
+            p.process(&mut [&mut out[pos..end]], &settings_at(pos), None);
+            pos = end;
+        }
+        out
+    }
+
+    #[test]
+    fn reported_latency_equals_the_impulse_delay() {
+        for rate in [44_100.0, 48_000.0, 96_000.0, 22_050.0] {
+            let mut p = Processor::new(rate, 1, None);
+            let s = Settings {
+                reduction_db: 0.0,
+                ..settings(1.0, false)
+            };
+            p.jump_to(&s);
+            let mut x = vec![0.0; 8192];
+            x[100] = 1.0;
+            let y = run(&mut p, &x, &[37, 512, 1], |_| s);
+            let (at, _) = y.iter().enumerate().fold((0, 0.0f32), |b, (i, v)| {
+                if v.abs() > b.1 {
+                    (i, v.abs())
+                } else {
+                    b
+                }
+            });
+            assert_eq!(at - 100, p.latency_samples(), "rate {rate}");
+            assert!((y[at] - 1.0).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn mix_zero_is_the_input_delayed_by_the_latency_exactly() {
+        let x = noise(1, 20_000);
+        for blocks in [&[32usize][..], &[1, 7, 480, 4096], &[4096]] {
+            let mut p = Processor::new(48_000.0, 1, None);
+            p.jump_to(&settings(0.0, false));
+            let y = run(&mut p, &x, blocks, |_| settings(0.0, false));
+            let l = p.latency_samples();
+            assert_eq!(l, 960);
+            assert!(y[..l].iter().all(|&v| v == 0.0));
+            assert_eq!(&y[l..], &x[..x.len() - l]);
+        }
+    }
+
+    #[test]
+    fn full_mix_equals_the_engine_alone() {
+        let x = noise(2, 10_000);
+        let mut p = Processor::new(48_000.0, 1, None);
+        p.jump_to(&settings(1.0, false));
+        let y = run(&mut p, &x, &[333], |_| settings(1.0, false));
+        let mut e = Engine::new(EngineConfig {
+            sample_rate: 48_000.0,
+            channels: 1,
+        })
+        .unwrap();
+        e.set_mode(MaskMode::Classic);
+        let mut z = x.clone();
+        e.process(&mut [&mut z[..]]);
+        assert_eq!(y, z);
+    }
+
+    #[test]
+    fn bypass_crossfades_without_clicks_to_the_delayed_input() {
+        // A sine: the wet path barely changes it at 0 dB reduction, so any step in the output is the crossfade's.
+        let rate = 48_000.0;
+        let x: Vec<f32> = (0..48_000)
+            .map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / rate).sin())
+            .collect();
+        // Block boundaries (blocks of 64), where a host applies a parameter change.
+        let on_at = 312 * 64;
+        let off_at = 547 * 64;
+        let at = |pos: usize| Settings {
+            reduction_db: 24.0,
+            ..settings(1.0, (on_at..off_at).contains(&pos))
+        };
+        let mut p = Processor::new(rate, 1, None);
+        p.jump_to(&at(0));
+        let y = run(&mut p, &x, &[64], at);
+        let l = p.latency_samples();
+        // Largest step of a 440 Hz sine of amplitude 0.5: 0.5 · 2π · 440 / 48000 ≈ 0.029.
+        let max_step = y
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max);
+        assert!(max_step < 0.035, "step {max_step}");
+        // Once the fade is over, bypass is the input delayed by exactly the latency.
+        let fade = (BYPASS_RAMP_SECONDS * rate) as usize;
+        for i in on_at + fade + 1..off_at {
+            assert_eq!(y[i], x[i - l], "sample {i}");
+        }
+        // And it comes back to the engine's output afterwards.
+        assert!(y[off_at + fade + 1..].iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn mix_changes_ramp_instead_of_jumping() {
+        let x = vec![0.25f32; 20_000];
+        let at = |pos: usize| settings(if pos < 10_000 { 1.0 } else { 0.0 }, false);
+        let mut p = Processor::new(48_000.0, 1, None);
+        p.jump_to(&at(0));
+        let y = run(&mut p, &x, &[100], at);
+        let max_step = y[2000..]
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max);
+        assert!(max_step < 0.01, "step {max_step}");
+        assert_eq!(y[19_999], 0.25);
+    }
+
+    #[test]
+    fn unsupported_rates_pass_audio_through_untouched() {
+        for rate in [4_000.0, 768_000.0, f32::NAN, 0.0] {
+            let mut p = Processor::new(rate, 2, None);
+            assert_eq!(p.latency_samples(), 0);
+            assert!(p.error().is_some());
+            let x = noise(3, 1000);
+            let (mut l, mut r) = (x.clone(), x.clone());
+            p.process(&mut [&mut l, &mut r], &settings(1.0, false), None);
+            assert_eq!(l, x);
+            assert_eq!(r, x);
+        }
+    }
+
+    #[test]
+    fn stereo_channels_stay_aligned_and_extra_channels_are_untouched() {
+        let x = noise(4, 9_600);
+        let mut p = Processor::new(48_000.0, 2, None);
+        p.jump_to(&settings(0.0, false));
+        let (mut l, mut r, mut extra) = (x.clone(), x.clone(), x.clone());
+        p.process(
+            &mut [&mut l, &mut r, &mut extra],
+            &settings(0.0, false),
+            None,
+        );
+        assert_eq!(l, r);
+        assert_eq!(&l[960..], &x[..x.len() - 960]);
+        assert_eq!(extra, x);
+    }
+
+    #[test]
+    fn meters_get_one_frame_per_hop() {
+        let (shared, mut producer) = crate::meters::SharedMeters::new();
+        let mut p = Processor::new(48_000.0, 1, None);
+        p.jump_to(&settings(1.0, false));
+        let mut x = noise(5, 4_800);
+        for block in x.chunks_mut(700) {
+            let mut tap = MeterTap {
+                producer: &mut producer,
+                shared: &shared,
+            };
+            p.process(&mut [block], &settings(1.0, false), Some(&mut tap));
+        }
+        assert_eq!(shared.drain_frames(|_| ()), 10);
+        let (i, _) = shared.take_peaks();
+        assert!(i > 0.0);
+    }
+}

@@ -30,6 +30,33 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Make assets/demo/noisy.wav from espeak-ng speech and generated noise.
     DemoClip(demo::DemoArgs),
+    /// Build the plugin and bundle it: `cargo xtask bundle quell [--release]` writes target/bundled/Quell.clap
+    /// and target/bundled/Quell.vst3 (names from bundler.toml). Other `cargo build` options are passed on.
+    #[command(disable_help_flag = true)]
+    Bundle {
+        /// `quell` (the plugin package, `quell-plugin`, by its short name), then `cargo build` options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// The package that holds the plugin, and the short name `cargo xtask bundle` also accepts for it.
+const PLUGIN_PACKAGE: &str = "quell-plugin";
+const PLUGIN_SHORT_NAME: &str = "quell";
+
+/// Hands `bundle` to nice-plug's bundler with the plugin's short name mapped to its package.
+fn bundle(args: Vec<String>) -> Result<()> {
+    let args = args.into_iter().map(|a| {
+        if a == PLUGIN_SHORT_NAME {
+            PLUGIN_PACKAGE.to_owned()
+        } else {
+            a
+        }
+    });
+    nice_plug_xtask::main_with_args(
+        "cargo xtask",
+        std::iter::once("bundle".to_owned()).chain(args),
+    )
 }
 
 fn main() -> Result<()> {
@@ -42,5 +69,6 @@ fn main() -> Result<()> {
         Command::Pairs(args) => pairs::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::DemoClip(args) => demo::run(&args),
+        Command::Bundle { args } => bundle(args),
     }
 }

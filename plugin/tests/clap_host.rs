@@ -11,32 +11,61 @@
 //! Signals are generated and seeded; no audio file is read.
 
 use clack_extensions::audio_ports_config::PluginAudioPortsConfig;
-use clack_extensions::latency::PluginLatency;
+use clack_extensions::latency::{HostLatency, HostLatencyImpl, PluginLatency};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
 use clack_host::events::Pckn;
 use clack_host::prelude::*;
 use quell_dsp::synth::{pink, white, Rng};
+use std::cell::Cell;
 use std::ffi::CStr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 const PLUGIN_ID: &CStr = c"org.quell.quell";
 
-struct Shared;
+/// The host's thread-safe side: remembers a restart request (deactivate, then activate again), which a plugin
+/// makes to change its latency.
+#[derive(Default)]
+struct Shared {
+    restart_requested: AtomicBool,
+}
 
 impl SharedHandler<'_> for Shared {
-    fn request_restart(&self) {}
+    fn request_restart(&self) {
+        self.restart_requested.store(true, Ordering::SeqCst);
+    }
     fn request_process(&self) {}
     fn request_callback(&self) {}
+}
+
+/// The host's main-thread side: counts the plugin's "latency changed" notifications, as a DAW listens for them
+/// to update its delay compensation.
+#[derive(Default)]
+struct MainThread {
+    latency_changes: Cell<u32>,
+}
+
+impl MainThreadHandler<'_> for MainThread {}
+
+impl HostLatencyImpl for MainThread {
+    fn changed(&self) {
+        self.latency_changes.set(self.latency_changes.get() + 1);
+    }
 }
 
 struct TestHost;
 
 impl HostHandlers for TestHost {
     type Shared<'a> = Shared;
-    type MainThread<'a> = ();
+    type MainThread<'a> = MainThread;
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Self::Shared<'_>) {
+        builder.register::<HostLatency>();
+    }
 }
 
 fn library_path() -> PathBuf {
@@ -65,6 +94,8 @@ fn library_path() -> PathBuf {
 struct Quell {
     instance: PluginInstance<TestHost>,
     params: Vec<(String, ClapId, f64, f64)>,
+    /// The latency the host last read, samples.
+    known_latency: u32,
 }
 
 /// A parameter value to send at the start of a run: name, and where in its range (0 = min, 1 = max).
@@ -72,15 +103,25 @@ type ParamSet<'a> = (&'a str, f64);
 
 impl Quell {
     fn load() -> Quell {
-        let path = library_path();
-        // SAFETY: loading a CLAP library runs its initialisation code; it is ours.
-        let entry = unsafe { PluginEntry::load(&path) }
-            .unwrap_or_else(|e| panic!("{} does not load: {e:?}", path.display()));
+        // The library stays loaded for the whole test process, as in a DAW: unloading it while other threads that
+        // called into it still run would leave their thread-exit destructors pointing into unmapped code.
+        static ENTRY: OnceLock<PluginEntry> = OnceLock::new();
+        let entry = ENTRY.get_or_init(|| {
+            let path = library_path();
+            // SAFETY: loading a CLAP library runs its initialisation code; it is ours.
+            unsafe { PluginEntry::load(&path) }
+                .unwrap_or_else(|e| panic!("{} does not load: {e:?}", path.display()))
+        });
         let host =
             HostInfo::new("quell-test-host", "Quell", "https://example.invalid", "0.1").unwrap();
-        let mut instance =
-            PluginInstance::<TestHost>::new(|_| Shared, |_| (), &entry, PLUGIN_ID, &host)
-                .expect("the plugin instantiates");
+        let mut instance = PluginInstance::<TestHost>::new(
+            |_| Shared::default(),
+            |_| MainThread::default(),
+            entry,
+            PLUGIN_ID,
+            &host,
+        )
+        .expect("the plugin instantiates");
         let mut params = Vec::new();
         {
             let handle = instance.plugin_handle();
@@ -96,7 +137,11 @@ impl Quell {
                 ));
             }
         }
-        Quell { instance, params }
+        Quell {
+            instance,
+            params,
+            known_latency: 0,
+        }
     }
 
     fn param(&self, name: &str) -> (ClapId, f64, f64) {
@@ -155,15 +200,36 @@ impl Quell {
             min_frames_count: 1,
             max_frames_count: max_block as u32,
         };
-        let processor = self
+        let mut processor = self
             .instance
             .activate(|_, _| (), config)
             .expect("the plugin activates");
+        // As a DAW does: when the plugin asks for a restart (its latency changed while it was being activated),
+        // deactivate and activate it again; it then tells the host that the latency changed.
+        if self
+            .instance
+            .access_shared_handler(|s| s.restart_requested.swap(false, Ordering::SeqCst))
+        {
+            self.instance.deactivate(processor);
+            processor = self
+                .instance
+                .activate(|_, _| (), config)
+                .expect("the plugin activates again");
+        }
+        let notified = self
+            .instance
+            .access_handler(|h| h.latency_changes.replace(0));
         let latency = {
             let handle = self.instance.plugin_handle();
-            let ext: Option<PluginLatency> = handle.get_extension();
-            ext.map_or(0, |l| l.get(&handle))
+            let ext: PluginLatency = handle.get_extension().expect("latency extension");
+            ext.get(&handle)
         };
+        assert!(
+            latency == self.known_latency || notified > 0,
+            "the latency changed from {} to {latency} without telling the host",
+            self.known_latency
+        );
+        self.known_latency = latency;
         let len = input[0].len();
         let mut output = vec![vec![0.0f32; len]; channels];
         let mut scratch_in = input.to_vec();

@@ -529,7 +529,7 @@ impl QuellApp {
 
     fn meter_panel(&self, ui: &mut Ui) {
         let full = ui.available_rect_before_wrap();
-        let meters_w = 70.0;
+        let meters_w = 92.0;
         let levels = Rect::from_min_size(full.min, vec2(meters_w, full.height()));
         let graphs = Rect::from_min_max(pos(levels.max.x + 10.0, full.min.y), full.max);
         let history = Rect::from_min_max(
@@ -642,12 +642,17 @@ fn db_to_y(db: f32, top: f32, bottom: f32, floor_db: f32) -> f32 {
     bottom - t * (bottom - top)
 }
 
+/// Marks on the level meters' scale, dBFS.
+const LEVEL_MARKS_DB: [f32; 5] = [0.0, -6.0, -18.0, -36.0, -60.0];
+
 fn draw_levels(painter: &egui::Painter, rect: Rect, input: &Level, output: &Level) {
     let inner = frame_box(painter, rect, "LEVEL");
     let inner = Rect::from_min_max(inner.min, inner.max - vec2(0.0, 14.0));
-    let w = (inner.width() - 6.0) / 2.0;
+    // Two bars with the dB scale between them.
+    let scale_w = 22.0;
+    let w = (inner.width() - scale_w) / 2.0;
     for (i, (level, label)) in [(input, "IN"), (output, "OUT")].iter().enumerate() {
-        let x0 = inner.left() + i as f32 * (w + 6.0);
+        let x0 = inner.left() + i as f32 * (w + scale_w);
         let bar = Rect::from_min_max(pos(x0, inner.top()), pos(x0 + w, inner.bottom()));
         painter.rect_filled(bar, CornerRadius::same(3), BG);
         let y = db_to_y(level.bar_db, bar.top(), bar.bottom(), METER_FLOOR_DB);
@@ -669,12 +674,23 @@ fn draw_levels(painter: &egui::Painter, rect: Rect, input: &Level, output: &Leve
             FontId::proportional(10.0),
             MUTED,
         );
+        for db in LEVEL_MARKS_DB {
+            let y = db_to_y(db, bar.top(), bar.bottom(), METER_FLOOR_DB);
+            painter.line_segment(
+                [pos(bar.left(), y), pos(bar.right(), y)],
+                Stroke::new(1.0, Color32::from_black_alpha(90)),
+            );
+        }
     }
-    for db in [-6.0, -18.0, -36.0] {
+    let scale_x = inner.left() + w + scale_w / 2.0;
+    for db in LEVEL_MARKS_DB {
         let y = db_to_y(db, inner.top(), inner.bottom(), METER_FLOOR_DB);
-        painter.line_segment(
-            [pos(inner.left(), y), pos(inner.right(), y)],
-            Stroke::new(1.0, Color32::from_black_alpha(90)),
+        painter.text(
+            pos(scale_x, y),
+            Align2::CENTER_CENTER,
+            format!("{}", db.abs() as i32),
+            FontId::proportional(9.0),
+            MUTED,
         );
     }
 }

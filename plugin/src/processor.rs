@@ -257,8 +257,15 @@ impl Processor {
                     s[..n].fill(0.0);
                 }
             }
+            // The input peak of this sub-block only (earlier sub-blocks of `audio` already hold output).
             let in_peak = if tap.is_some() {
-                peak(&audio[..used])
+                self.scratch[..used]
+                    .iter()
+                    .flat_map(|c| &c[..n])
+                    .fold(
+                        0.0f32,
+                        |m, x| if x.is_finite() { m.max(x.abs()) } else { m },
+                    )
             } else {
                 0.0
             };
@@ -515,5 +522,24 @@ mod tests {
         assert_eq!(shared.drain_frames(|_| ()), 10);
         let (i, _) = shared.take_peaks();
         assert!(i > 0.0);
+    }
+
+    #[test]
+    fn the_input_meter_reads_the_input_in_blocks_of_many_hops() {
+        let (shared, mut producer) = crate::meters::SharedMeters::new();
+        let mut p = Processor::new(48_000.0, 1, None);
+        p.jump_to(&settings(1.0, false));
+        let mut x = noise(6, 4_800);
+        // The loudest input sample sits late in a block of ten hops: the meter must read every sub-block's input.
+        x[4_000] = 0.9;
+        let expected = 0.9;
+        let mut tap = MeterTap {
+            producer: &mut producer,
+            shared: &shared,
+        };
+        p.process(&mut [&mut x[..]], &settings(1.0, false), Some(&mut tap));
+        let (i, o) = shared.take_peaks();
+        assert_eq!(i, expected);
+        assert!(o < i);
     }
 }

@@ -168,7 +168,12 @@ impl MeterTap<'_> {
 
 /// Largest absolute finite sample over all channels, linear. Does not allocate.
 pub fn peak(audio: &[&mut [f32]]) -> f32 {
-    audio.iter().flat_map(|c| c.iter()).fold(
+    peak_of(audio.iter().flat_map(|c| c.iter()))
+}
+
+/// Largest absolute finite value of `samples`, linear (0 for none). Does not allocate.
+pub fn peak_of<'a>(samples: impl IntoIterator<Item = &'a f32>) -> f32 {
+    samples.into_iter().fold(
         0.0f32,
         |m, x| if x.is_finite() { m.max(x.abs()) } else { m },
     )

@@ -22,7 +22,7 @@
 //! processor passes audio through untouched and reports a latency of 0: a plugin never aborts or goes silent.
 
 use crate::delay::DelayLine;
-use crate::meters::{peak, MeterFrame, MeterTap};
+use crate::meters::{peak, peak_of, MeterFrame, MeterTap};
 use quell_dsp::neural::NeuralMask;
 use quell_dsp::{DspError, Engine, EngineConfig, MaskMode, VadGate};
 
@@ -259,13 +259,7 @@ impl Processor {
             }
             // The input peak of this sub-block only (earlier sub-blocks of `audio` already hold output).
             let in_peak = if tap.is_some() {
-                self.scratch[..used]
-                    .iter()
-                    .flat_map(|c| &c[..n])
-                    .fold(
-                        0.0f32,
-                        |m, x| if x.is_finite() { m.max(x.abs()) } else { m },
-                    )
+                peak_of(self.scratch[..used].iter().flat_map(|c| &c[..n]))
             } else {
                 0.0
             };
@@ -312,11 +306,8 @@ impl Processor {
                     self.last_frame = info.frame_index;
                     tap.frame(MeterFrame::from_info(info));
                 }
-                let mut out: [&mut [f32]; quell_dsp::engine::MAX_CHANNELS] = Default::default();
-                for (dst, src) in out.iter_mut().zip(audio[..used].iter_mut()) {
-                    *dst = &mut src[pos..pos + n];
-                }
-                tap.peaks(in_peak, peak(&out[..used]));
+                let out_peak = peak_of(audio[..used].iter().flat_map(|c| &c[pos..pos + n]));
+                tap.peaks(in_peak, out_peak);
             } else {
                 self.last_frame = engine.frame_info().frame_index;
             }

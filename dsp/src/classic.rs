@@ -1,8 +1,10 @@
 //! The classic mask source: an MCRA noise tracker with decision-directed MMSE log-spectral-amplitude gains.
 //!
 //! Per bin, per 10 ms frame:
-//! 1. The power spectrum is smoothed over three bins and over time, and its minimum is tracked over windows of
-//!    [`MIN_WINDOW_FRAMES`] frames (minima-controlled recursive averaging, Cohen & Berdugo 2002).
+//! 1. The power spectrum is smoothed over three bins and over time, and its minimum is tracked over a window of
+//!    [`MIN_WINDOW_FRAMES`] frames that slides in 250 ms steps (minima-controlled recursive averaging, Cohen &
+//!    Berdugo 2002, with the sub-windows of Martin 2001). A rise of the noise floor, or noise that starts after
+//!    silence, is therefore recognised 1 to 1.25 s later, not up to two windows later.
 //! 2. Where the smoothed power is well above its minimum, speech is probably present and the noise estimate is
 //!    frozen; elsewhere the noise estimate follows the power. It therefore follows noise that changes, while
 //!    short loud events (a word, a burst) do not leak into it.
@@ -24,25 +26,37 @@ const ALPHA_D: f32 = 0.95;
 const ALPHA_DD: f32 = 0.98;
 /// Lowest a priori SNR (−25 dB), linear.
 const XI_MIN: f32 = 0.003_162_3;
-/// Largest rise of the noise estimate per frame (power ratio, +1 dB, scaled down by the speech presence): a click or burst that arrives before the
-/// presence detector reacts cannot inflate the estimate, while a real change of noise is followed in tenths of
-/// a second.
+/// Largest rise of the noise estimate per frame above the larger of itself and the minimum-statistics floor
+/// (power ratio, +1 dB, scaled down by the speech presence): a click or burst that arrives before the presence
+/// detector reacts cannot inflate the estimate, while a real change of noise is followed in tenths of a second.
 const MAX_NOISE_RISE: f32 = 1.259;
-/// Length of one minimum-tracking window, frames (1 s).
-pub const MIN_WINDOW_FRAMES: u32 = 100;
+/// Length of one minimum-tracking window, frames (1 s): the minimum of the smoothed power over the last
+/// window is the noise floor the speech detector compares against.
+pub const MIN_WINDOW_FRAMES: u32 = SUBWINDOWS as u32 * SUBWINDOW_FRAMES;
+/// The window is kept as this many sub-windows, so that it slides in steps of a sub-window (Martin 2001).
+const SUBWINDOWS: usize = 4;
+/// Length of one sub-window, frames (250 ms).
+const SUBWINDOW_FRAMES: u32 = 25;
 /// Lowest noise power kept (linear): keeps the recursions out of denormals.
 const POWER_FLOOR: f32 = 1e-20;
-
 /// Per-bin state of the classic suppressor. Allocates at construction only.
 pub struct ClassicSuppressor {
     smooth: Vec<f32>,
-    s_min: Vec<f32>,
-    s_tmp: Vec<f32>,
+    /// Minimum of `smooth` over the sub-windows in `history` (not the current one).
+    window_min: Vec<f32>,
+    /// Minimum of `smooth` in the current sub-window.
+    sub_min: Vec<f32>,
+    /// Minima of the last [`SUBWINDOWS`] sub-windows, `SUBWINDOWS` per bin.
+    history: Vec<f32>,
     presence: Vec<f32>,
     noise: Vec<f32>,
     prev_clean: Vec<f32>,
-    frames: u32,
+    /// False until the first frame after construction or a reset.
     started: bool,
+    /// Frames into the current sub-window.
+    frames: u32,
+    /// Slot of `history` the current sub-window's minimum goes to.
+    slot: usize,
 }
 
 impl ClassicSuppressor {
@@ -50,13 +64,15 @@ impl ClassicSuppressor {
     pub fn new(bins: usize) -> Self {
         ClassicSuppressor {
             smooth: vec![0.0; bins],
-            s_min: vec![0.0; bins],
-            s_tmp: vec![0.0; bins],
+            window_min: vec![0.0; bins],
+            sub_min: vec![0.0; bins],
+            history: vec![0.0; bins * SUBWINDOWS],
             presence: vec![0.0; bins],
             noise: vec![0.0; bins],
             prev_clean: vec![0.0; bins],
-            frames: 0,
             started: false,
+            frames: 0,
+            slot: 0,
         }
     }
 
@@ -64,6 +80,7 @@ impl ClassicSuppressor {
     pub fn reset(&mut self) {
         self.started = false;
         self.frames = 0;
+        self.slot = 0;
         self.presence.fill(0.0);
         self.prev_clean.fill(0.0);
     }
@@ -77,40 +94,41 @@ impl ClassicSuppressor {
     /// Does not allocate.
     pub fn process(&mut self, power: &[f32], gains: &mut [f32]) {
         let n = power.len();
-        if !self.started {
-            for k in 0..n {
-                let p = power[k].max(POWER_FLOOR);
-                self.smooth[k] = p;
-                self.s_min[k] = p;
-                self.s_tmp[k] = p;
-                self.noise[k] = p;
-            }
-            self.started = true;
-        }
+        let first = !self.started;
+        self.started = true;
         self.frames += 1;
-        let restart_window = self.frames >= MIN_WINDOW_FRAMES;
-        if restart_window {
+        let end_of_subwindow = self.frames >= SUBWINDOW_FRAMES;
+        if end_of_subwindow {
             self.frames = 0;
         }
         for k in 0..n {
             let lo = power[k.saturating_sub(1)];
             let hi = power[(k + 1).min(n - 1)];
             let sf = 0.25 * lo + 0.5 * power[k] + 0.25 * hi;
+            if first {
+                let p = sf.max(POWER_FLOOR);
+                self.smooth[k] = p;
+                self.window_min[k] = p;
+                self.sub_min[k] = p;
+                self.history[k * SUBWINDOWS..(k + 1) * SUBWINDOWS].fill(p);
+                self.noise[k] = p;
+                self.presence[k] = 0.0;
+                self.prev_clean[k] = 0.0;
+            }
             let s = ALPHA_S * self.smooth[k] + (1.0 - ALPHA_S) * sf;
             self.smooth[k] = s;
-            if restart_window {
-                self.s_min[k] = self.s_tmp[k].min(s);
-                self.s_tmp[k] = s;
-            } else {
-                self.s_min[k] = self.s_min[k].min(s);
-                self.s_tmp[k] = self.s_tmp[k].min(s);
-            }
-            let speech = if s > DELTA * self.s_min[k] { 1.0 } else { 0.0 };
+            self.sub_min[k] = self.sub_min[k].min(s);
+            let s_min = self.window_min[k].min(self.sub_min[k]);
+            let speech = if s > DELTA * s_min { 1.0 } else { 0.0 };
             let p = ALPHA_P * self.presence[k] + (1.0 - ALPHA_P) * speech;
             self.presence[k] = p;
             let a = ALPHA_D + (1.0 - ALPHA_D) * p;
+            // The rise limit counts from the minimum-statistics floor when the estimate sits below it (after
+            // silence, or at the start), so that the estimate reaches a new noise at once instead of climbing
+            // 1 dB per frame from the silence's level.
+            let reference = self.noise[k].max(s_min);
             let noise = (a * self.noise[k] + (1.0 - a) * power[k])
-                .min(self.noise[k] * (1.0 + (MAX_NOISE_RISE - 1.0) * (1.0 - p)))
+                .min(reference * (1.0 + (MAX_NOISE_RISE - 1.0) * (1.0 - p)))
                 .max(POWER_FLOOR);
             self.noise[k] = noise;
 
@@ -124,7 +142,22 @@ impl ClassicSuppressor {
             let g = lsa_gain((g_first * g_first * gamma).max(XI_MIN), gamma);
             gains[k] = g;
             self.prev_clean[k] = g * g * power[k];
+            self.close_subwindow(k, end_of_subwindow);
         }
+        if end_of_subwindow {
+            self.slot = (self.slot + 1) % SUBWINDOWS;
+        }
+    }
+
+    /// At the end of a sub-window, stores bin `k`'s sub-window minimum and slides its window by one sub-window.
+    fn close_subwindow(&mut self, k: usize, end_of_subwindow: bool) {
+        if !end_of_subwindow {
+            return;
+        }
+        let ring = &mut self.history[k * SUBWINDOWS..(k + 1) * SUBWINDOWS];
+        ring[self.slot] = self.sub_min[k];
+        self.window_min[k] = ring.iter().copied().fold(f32::INFINITY, f32::min);
+        self.sub_min[k] = self.smooth[k];
     }
 }
 

@@ -55,6 +55,11 @@ pub struct TrainArgs {
     /// it counters the scarcity of full-band speech in the corpus.
     #[arg(long, default_value_t = 1.0)]
     pub hf_weight: f32,
+    /// Weight of a loss term on the error of the output's band energies in dB: (ln(ĝ + ε) − ln(g + ε))² with
+    /// ε = −30 dB (the default maximum attenuation). 0 = the RNNoise-style loss alone. Unlike errors on the
+    /// gains themselves, it counts 0.1 against 0.01 in a noise-only band as much as 1 against 0.1.
+    #[arg(long, default_value_t = 0.0)]
+    pub log_weight: f32,
     /// Copy the final weights to assets/model/quell.safetensors.
     #[arg(long)]
     pub install: bool,
@@ -105,9 +110,18 @@ impl Batch {
     }
 }
 
+/// Floor of the band gains in the log term of the loss (−30 dB, linear).
+const LOG_EPSILON: f64 = 0.031_622_78;
+
 /// The loss of one batch: RNNoise-style errors on compressed (square-rooted) gains, with removing speech
-/// (predicting less gain than the target) costing four times leaving noise, plus the VAD's cross-entropy.
-pub fn batch_loss(net: &Net, batch: &Batch, device: &Device) -> candle_core::Result<Tensor> {
+/// (predicting less gain than the target) costing four times leaving noise, plus `log_weight` times the squared
+/// log band-energy error (see `TrainArgs::log_weight`), plus the VAD's cross-entropy.
+pub fn batch_loss(
+    net: &Net,
+    batch: &Batch,
+    log_weight: f32,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
     let b = batch.size;
     let mut state = NetState::zeros(b, device)?;
     let mut total = Tensor::zeros((), DType::F32, device)?;
@@ -118,11 +132,16 @@ pub fn batch_loss(net: &Net, batch: &Batch, device: &Device) -> candle_core::Res
         state = next;
         let target = Tensor::from_slice(&batch.gains[t], (b, NB_BANDS), device)?;
         let mask = Tensor::from_slice(&batch.gain_mask[t], (b, NB_BANDS), device)?;
-        let pred = (candle_nn::ops::sigmoid(&g_logit)? + 1e-4)?.sqrt()?;
+        let gains = candle_nn::ops::sigmoid(&g_logit)?;
+        let pred = (&gains + 1e-4)?.sqrt()?;
         let err = (pred - target.sqrt()?)?;
         let e2 = err.sqr()?;
         let under = err.neg()?.relu()?.sqr()?;
-        let gain_loss = ((e2.clone() + (under * 3.0)?)? + (e2.sqr()? * 10.0)?)?;
+        let mut gain_loss = ((e2.clone() + (under * 3.0)?)? + (e2.sqr()? * 10.0)?)?;
+        if log_weight > 0.0 {
+            let log_err = ((gains + LOG_EPSILON)?.log()? - (&target + LOG_EPSILON)?.log()?)?;
+            gain_loss = (gain_loss + (log_err.sqr()? * log_weight as f64)?)?;
+        }
         let gain_loss =
             ((gain_loss * &mask)?.sum_all()? / (mask.sum_all()?.to_scalar::<f32>()? as f64 + 1.0))?;
 
@@ -213,6 +232,7 @@ fn validate(
     net: &Net,
     weights: &ModelWeights,
     val: &[(mix::Example, Sequence)],
+    log_weight: f32,
     device: &Device,
 ) -> Result<Validation> {
     let seqs: Vec<Sequence> = val
@@ -225,7 +245,7 @@ fn validate(
             vad_mask: s.vad_mask.clone(),
         })
         .collect();
-    let loss = batch_loss(net, &Batch::new(&seqs), device)?.to_scalar::<f32>()?;
+    let loss = batch_loss(net, &Batch::new(&seqs), log_weight, device)?.to_scalar::<f32>()?;
     let mask = NeuralMask::new(weights);
     let (mut sin, mut sn, mut sc, mut n) = (0.0, 0.0, 0.0, 0usize);
     let (mut tin, mut tn, mut tc) = (0.0, 0.0, 0.0);
@@ -389,7 +409,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             let mut sum = 0.0;
             for i in 0..batches {
                 let (_, _, batch) = rx.recv().context("batch producer stopped")?;
-                let loss = batch_loss(&net, &batch, &device)?;
+                let loss = batch_loss(&net, &batch, args.log_weight, &device)?;
                 opt.backward_step(&loss)?;
                 sum += loss.to_scalar::<f32>()? as f64;
                 bar.set_message(format!(
@@ -410,7 +430,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 },
             )
             .map_err(anyhow::Error::msg)?;
-            let v = validate(&net, &weights, &val, &device)?;
+            let v = validate(&net, &weights, &val, args.log_weight, &device)?;
             let line = format!(
                 "epoch {:3} train_loss {:.4} val_loss {:.4} val_sisdr_in {:.2} neural {:.2} ({:+.2}) classic {:.2} ({:+.2}) val_stoi_in {:.3} neural {:+.3} classic {:+.3} epoch_s {:.0} total_s {:.0}",
                 epoch + 1,
@@ -437,10 +457,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
-                args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight
+                args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
+                args.log_weight
             ),
         },
     )
@@ -504,16 +525,16 @@ mod tests {
         )
         .unwrap();
         let probe = make_batch(&pool, 99, 0, 0, 8, 60);
-        let before = batch_loss(&net, &probe, &device)
+        let before = batch_loss(&net, &probe, 0.0, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
         for b in 0..25 {
             let batch = make_batch(&pool, 1, 0, b, 8, 60);
-            let loss = batch_loss(&net, &batch, &device).unwrap();
+            let loss = batch_loss(&net, &batch, 0.0, &device).unwrap();
             opt.backward_step(&loss).unwrap();
         }
-        let after = batch_loss(&net, &probe, &device)
+        let after = batch_loss(&net, &probe, 0.0, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();

@@ -34,17 +34,29 @@ fn real_features() -> Vec<[f32; INPUTS]> {
 }
 
 #[test]
-fn int8_runtime_matches_the_f32_reference_within_0_01() {
+fn int8_runtime_matches_the_f32_reference() {
     let features = real_features();
     assert!(features.len() >= 1000);
-    for seed in [1u64, 2] {
-        let weights = ModelWeights::seeded_random(seed);
+    // Two seeded random networks and, when the build has one, the shipped model.
+    let mut sets: Vec<(String, ModelWeights)> = [1u64, 2]
+        .iter()
+        .map(|&s| (format!("seed {s}"), ModelWeights::seeded_random(s)))
+        .collect();
+    if let Some(shipped) = quell_dsp::neural::shipped_weights() {
+        sets.push((
+            "shipped model".into(),
+            shipped.expect("the shipped model loads"),
+        ));
+    }
+    for (name, weights) in &sets {
+        let weights = weights.clone();
         let device = Device::Cpu;
         let net = Net::from_weights(&weights, &device).unwrap();
         let mask = NeuralMask::new(&weights);
         let mut state = NeuralState::new();
         let mut ref_state = NetState::zeros(1, &device).unwrap();
         let (mut worst_gain, mut worst_vad, mut spread) = (0.0f32, 0.0f32, 0.0f32);
+        let mut errors = Vec::new();
         for f in &features {
             let x = Tensor::from_slice(f.as_slice(), (1, INPUTS), &device).unwrap();
             let (g, v, next) = net.step(&x, &ref_state, false).unwrap();
@@ -55,20 +67,34 @@ fn int8_runtime_matches_the_f32_reference_within_0_01() {
             let vad = mask.step(&mut state, f, &mut gains);
             for (a, b) in g.iter().zip(&gains) {
                 worst_gain = worst_gain.max((a - b).abs());
+                errors.push((a - b).abs());
             }
             worst_vad = worst_vad.max((v - vad).abs());
             spread = spread
                 .max(g.iter().cloned().fold(0.0, f32::max) - g.iter().cloned().fold(1.0, f32::min));
         }
+        errors.sort_by(f32::total_cmp);
+        let mean = errors.iter().sum::<f32>() / errors.len() as f32;
+        let p99 = errors[errors.len() * 99 / 100];
         println!(
-            "seed {seed}: max |Δgain| {worst_gain:.5}, max |ΔVAD| {worst_vad:.5} over {} frames",
+            "{name}: |Δgain| mean {mean:.5}, 99th percentile {p99:.5}, max {worst_gain:.5}; max |ΔVAD| {worst_vad:.5} over {} frames",
             features.len()
         );
         assert!(
             spread > 0.1,
             "the test weights must produce varied gains to be meaningful"
         );
-        assert!(worst_gain <= 0.01, "seed {seed}: gain error {worst_gain}");
-        assert!(worst_vad <= 0.01, "seed {seed}: VAD error {worst_vad}");
+        if name.starts_with("seed") {
+            assert!(worst_gain <= 0.01, "{name}: gain error {worst_gain}");
+            assert!(worst_vad <= 0.01, "{name}: VAD error {worst_vad}");
+        } else {
+            // A trained recurrent network amplifies a weight's rounding near its decision points, so single
+            // frames drift further than with random weights; the typical error must stay as small. (With
+            // int8-quantized activations the shipped model drifted up to 0.094.)
+            assert!(mean <= 0.005, "{name}: mean gain error {mean}");
+            assert!(p99 <= 0.03, "{name}: 99th-percentile gain error {p99}");
+            assert!(worst_gain <= 0.06, "{name}: gain error {worst_gain}");
+            assert!(worst_vad <= 0.06, "{name}: VAD error {worst_vad}");
+        }
     }
 }

@@ -4,8 +4,8 @@
 //! - [`topology`]: the one description of the network's tensors (names, shapes, gate order), shared by the
 //!   trainer's candle-nn model, the weights loader and the int8 runtime.
 //! - [`weights`]: the weights file (safetensors with metadata), loaded and validated with candle.
-//! - [`runtime`]: the real-time runtime: weights quantized row-wise to candle's Q8_0 blocks at load, one
-//!   `vec_dot` per output row at each step, no allocation, no candle tensor op, no thread pool.
+//! - [`runtime`]: the real-time runtime: weights quantized row-wise to int8 blocks of 32 with one scale each
+//!   (Q8_0's layout) at load, f32 activations, no allocation, no library call, no thread.
 //! - `reference` (feature `train`): the f32 candle-nn definition of the same network, for training and as the
 //!   runtime's parity reference.
 

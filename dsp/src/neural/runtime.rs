@@ -1,15 +1,15 @@
 //! The real-time runtime of the neural mask.
 //!
-//! At load every weight matrix is quantized row-wise to candle's Q8_0 blocks (32 int8 values and one f16 scale
-//! per block; the input dimension padded to a multiple of 32). At each 10 ms step the activations feeding a
-//! matrix are quantized into preallocated blocks with `GgmlType::from_float`, and every output row is one
-//! `GgmlType::vec_dot` (AVX2 when the CPU has it, chosen at run time by candle). Biases, gates and
-//! nonlinearities stay in f32. No candle tensor op, no `QMatMul`, no thread pool and no allocation happen in
-//! [`NeuralMask::step`].
+//! At load every weight matrix is quantized row-wise to int8 in blocks of 32 values with one f32 scale per block
+//! (the layout of ggml's Q8_0; the input dimension padded to a multiple of 32). At each 10 ms step every output
+//! row is a dot product of those int8 weights with the f32 activations, block by block, and scaled per block.
+//! The activations are not quantized: the inputs mix features of very different scales (log energies, pitch
+//! correlations) that an int8 block shared between them would round away, which made a trained network's gains
+//! drift up to 0.09 from its f32 forward. Biases, gates and nonlinearities stay in f32. No allocation, no thread
+//! and no library call happen in [`NeuralMask::step`].
 
 use super::topology::*;
 use super::weights::ModelWeights;
-use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
 
 const BLOCK: usize = 32;
 
@@ -17,12 +17,15 @@ fn padded(n: usize) -> usize {
     n.div_ceil(BLOCK) * BLOCK
 }
 
-/// One quantized matrix with its bias.
+/// One int8 matrix with its per-block scales and its bias.
 #[derive(Clone)]
 struct QLinear {
     rows: usize,
     cols_padded: usize,
-    weights: Vec<BlockQ8_0>,
+    /// `rows × cols_padded` int8 weights.
+    weights: Vec<i8>,
+    /// `rows × cols_padded / 32` scales: weight = scale · int8.
+    scales: Vec<f32>,
     bias: Vec<f32>,
 }
 
@@ -30,29 +33,54 @@ impl QLinear {
     fn new(w: &[f32], bias: &[f32], rows: usize, cols: usize) -> Self {
         let cols_padded = padded(cols);
         let blocks = cols_padded / BLOCK;
-        let mut weights = vec![BlockQ8_0::zeros(); rows * blocks];
-        let mut row = vec![0.0f32; cols_padded];
+        let mut weights = vec![0i8; rows * cols_padded];
+        let mut scales = vec![0.0f32; rows * blocks];
         for r in 0..rows {
-            row[..cols].copy_from_slice(&w[r * cols..(r + 1) * cols]);
-            BlockQ8_0::from_float(&row, &mut weights[r * blocks..(r + 1) * blocks]);
+            let row = &w[r * cols..(r + 1) * cols];
+            for b in 0..blocks {
+                let (start, end) = (b * BLOCK, ((b + 1) * BLOCK).min(cols));
+                let peak = row[start..end].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let scale = peak / 127.0;
+                let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+                for (c, v) in row[start..end].iter().enumerate() {
+                    weights[r * cols_padded + start + c] =
+                        (v * inv).round().clamp(-127.0, 127.0) as i8;
+                }
+                scales[r * blocks + b] = scale;
+            }
         }
         QLinear {
             rows,
             cols_padded,
             weights,
+            scales,
             bias: bias.to_vec(),
         }
     }
 
-    /// `out = W·x + b`, with `x` already quantized. Does not allocate.
-    fn apply(&self, x: &[BlockQ8_0], out: &mut [f32]) {
+    /// `out = W·x + b` for `x` of `cols_padded` values (zeros in the padding). Does not allocate.
+    fn apply(&self, x: &[f32], out: &mut [f32]) {
+        let x = &x[..self.cols_padded];
         let blocks = self.cols_padded / BLOCK;
         for (r, o) in out.iter_mut().enumerate().take(self.rows) {
-            *o = BlockQ8_0::vec_dot(
-                self.cols_padded,
-                &self.weights[r * blocks..(r + 1) * blocks],
-                x,
-            ) + self.bias[r];
+            let row = &self.weights[r * self.cols_padded..(r + 1) * self.cols_padded];
+            let scales = &self.scales[r * blocks..(r + 1) * blocks];
+            let mut sum = 0.0f32;
+            for ((q, xb), scale) in row
+                .chunks_exact(BLOCK)
+                .zip(x.chunks_exact(BLOCK))
+                .zip(scales)
+            {
+                // Eight independent accumulators let the compiler vectorise the block.
+                let mut acc = [0.0f32; 8];
+                for (q8, x8) in q.chunks_exact(8).zip(xb.chunks_exact(8)) {
+                    for j in 0..8 {
+                        acc[j] += f32::from(q8[j]) * x8[j];
+                    }
+                }
+                sum += scale * acc.iter().sum::<f32>();
+            }
+            *o = sum + self.bias[r];
         }
     }
 }
@@ -65,24 +93,9 @@ struct QGru {
     hh: QLinear,
 }
 
-/// An activation vector with its quantized copy.
-#[derive(Clone)]
-struct QInput {
-    values: Vec<f32>,
-    blocks: Vec<BlockQ8_0>,
-}
-
-impl QInput {
-    fn new(len: usize) -> Self {
-        QInput {
-            values: vec![0.0; padded(len)],
-            blocks: vec![BlockQ8_0::zeros(); padded(len) / BLOCK],
-        }
-    }
-
-    fn quantize(&mut self) {
-        BlockQ8_0::from_float(&self.values, &mut self.blocks);
-    }
+/// An activation vector padded to a multiple of the block length (zeros in the padding).
+fn activations(len: usize) -> Vec<f32> {
+    vec![0.0; padded(len)]
 }
 
 /// The quantized network, ready for the audio thread. Build it (allocates) from [`ModelWeights`] off the audio
@@ -106,13 +119,10 @@ pub struct NeuralState {
     h_vad: Vec<f32>,
     h_noise: Vec<f32>,
     h_denoise: Vec<f32>,
-    features: QInput,
-    dense: QInput,
-    h_vad_q: QInput,
-    noise_in: QInput,
-    h_noise_q: QInput,
-    denoise_in: QInput,
-    h_denoise_q: QInput,
+    features: Vec<f32>,
+    dense: Vec<f32>,
+    noise_in: Vec<f32>,
+    denoise_in: Vec<f32>,
     gi: Vec<f32>,
     gh: Vec<f32>,
     dense_out: Vec<f32>,
@@ -122,16 +132,13 @@ impl NeuralState {
     /// Fresh state for the topology. Allocates.
     pub fn new() -> Self {
         NeuralState {
-            h_vad: vec![0.0; VAD_HIDDEN],
-            h_noise: vec![0.0; NOISE_HIDDEN],
-            h_denoise: vec![0.0; DENOISE_HIDDEN],
-            features: QInput::new(INPUTS),
-            dense: QInput::new(DENSE),
-            h_vad_q: QInput::new(VAD_HIDDEN),
-            noise_in: QInput::new(NOISE_INPUTS),
-            h_noise_q: QInput::new(NOISE_HIDDEN),
-            denoise_in: QInput::new(DENOISE_INPUTS),
-            h_denoise_q: QInput::new(DENOISE_HIDDEN),
+            h_vad: activations(VAD_HIDDEN),
+            h_noise: activations(NOISE_HIDDEN),
+            h_denoise: activations(DENOISE_HIDDEN),
+            features: activations(INPUTS),
+            dense: activations(DENSE),
+            noise_in: activations(NOISE_INPUTS),
+            denoise_in: activations(DENOISE_INPUTS),
             gi: vec![0.0; 3 * DENOISE_HIDDEN],
             gh: vec![0.0; 3 * DENOISE_HIDDEN],
             dense_out: vec![0.0; DENSE],
@@ -178,7 +185,7 @@ impl NeuralMask {
                 hidden,
             ),
         };
-        let mask = NeuralMask {
+        NeuralMask {
             input_dense: lin("input_dense.weight", "input_dense.bias", DENSE, INPUTS),
             vad_gru: gru("vad_gru", VAD_HIDDEN, DENSE),
             noise_gru: gru("noise_gru", NOISE_HIDDEN, NOISE_INPUTS),
@@ -191,12 +198,7 @@ impl NeuralMask {
             ),
             vad_output: lin("vad_output.weight", "vad_output.bias", 1, VAD_HIDDEN),
             description: weights.metadata.training.clone(),
-        };
-        // Run one step so that candle's one-time CPU feature detection happens here, not on the audio thread.
-        let mut state = NeuralState::new();
-        let mut gains = [0.0; OUTPUTS];
-        mask.step(&mut state, &[0.0; INPUTS], &mut gains);
-        mask
+        }
     }
 
     /// One 10 ms step: reads the 42 features, updates `state`, writes 22 band gains (0..=1) into `gains` and
@@ -208,46 +210,31 @@ impl NeuralMask {
         gains: &mut [f32; OUTPUTS],
     ) -> f32 {
         let s = state;
-        for (d, f) in s.features.values.iter_mut().zip(features) {
+        for (d, f) in s.features.iter_mut().zip(features) {
             *d = if f.is_finite() {
                 f.clamp(-100.0, 100.0)
             } else {
                 0.0
             };
         }
-        s.features.quantize();
-        self.input_dense.apply(&s.features.blocks, &mut s.dense_out);
-        for (d, x) in s.dense.values.iter_mut().zip(&s.dense_out) {
+        self.input_dense.apply(&s.features, &mut s.dense_out);
+        for (d, x) in s.dense.iter_mut().zip(&s.dense_out) {
             *d = fast_tanh(*x);
         }
-        s.dense.quantize();
 
         // VAD GRU on t.
-        s.h_vad_q.values[..VAD_HIDDEN].copy_from_slice(&s.h_vad);
-        s.h_vad_q.quantize();
-        gru_step(
-            &self.vad_gru,
-            &s.dense.blocks,
-            &s.h_vad_q.blocks,
-            &mut s.h_vad,
-            &mut s.gi,
-            &mut s.gh,
-        );
+        gru_step(&self.vad_gru, &s.dense, &mut s.h_vad, &mut s.gi, &mut s.gh);
 
         // Noise GRU on [t, v, features].
         {
-            let v = &mut s.noise_in.values;
-            v[..DENSE].copy_from_slice(&s.dense.values[..DENSE]);
-            v[DENSE..DENSE + VAD_HIDDEN].copy_from_slice(&s.h_vad);
-            v[DENSE + VAD_HIDDEN..NOISE_INPUTS].copy_from_slice(&s.features.values[..INPUTS]);
+            let v = &mut s.noise_in;
+            v[..DENSE].copy_from_slice(&s.dense[..DENSE]);
+            v[DENSE..DENSE + VAD_HIDDEN].copy_from_slice(&s.h_vad[..VAD_HIDDEN]);
+            v[DENSE + VAD_HIDDEN..NOISE_INPUTS].copy_from_slice(&s.features[..INPUTS]);
         }
-        s.noise_in.quantize();
-        s.h_noise_q.values[..NOISE_HIDDEN].copy_from_slice(&s.h_noise);
-        s.h_noise_q.quantize();
         gru_step(
             &self.noise_gru,
-            &s.noise_in.blocks,
-            &s.h_noise_q.blocks,
+            &s.noise_in,
             &mut s.h_noise,
             &mut s.gi,
             &mut s.gh,
@@ -255,50 +242,36 @@ impl NeuralMask {
 
         // Denoise GRU on [t, n, features].
         {
-            let v = &mut s.denoise_in.values;
-            v[..DENSE].copy_from_slice(&s.dense.values[..DENSE]);
-            v[DENSE..DENSE + NOISE_HIDDEN].copy_from_slice(&s.h_noise);
-            v[DENSE + NOISE_HIDDEN..DENOISE_INPUTS].copy_from_slice(&s.features.values[..INPUTS]);
+            let v = &mut s.denoise_in;
+            v[..DENSE].copy_from_slice(&s.dense[..DENSE]);
+            v[DENSE..DENSE + NOISE_HIDDEN].copy_from_slice(&s.h_noise[..NOISE_HIDDEN]);
+            v[DENSE + NOISE_HIDDEN..DENOISE_INPUTS].copy_from_slice(&s.features[..INPUTS]);
         }
-        s.denoise_in.quantize();
-        s.h_denoise_q.values[..DENOISE_HIDDEN].copy_from_slice(&s.h_denoise);
-        s.h_denoise_q.quantize();
         gru_step(
             &self.denoise_gru,
-            &s.denoise_in.blocks,
-            &s.h_denoise_q.blocks,
+            &s.denoise_in,
             &mut s.h_denoise,
             &mut s.gi,
             &mut s.gh,
         );
 
         // Outputs.
-        s.h_denoise_q.values[..DENOISE_HIDDEN].copy_from_slice(&s.h_denoise);
-        s.h_denoise_q.quantize();
-        self.denoise_output.apply(&s.h_denoise_q.blocks, gains);
+        self.denoise_output.apply(&s.h_denoise, gains);
         for g in gains.iter_mut() {
             *g = sigmoid(*g);
         }
-        s.h_vad_q.values[..VAD_HIDDEN].copy_from_slice(&s.h_vad);
-        s.h_vad_q.quantize();
         let mut vad = [0.0f32; 1];
-        self.vad_output.apply(&s.h_vad_q.blocks, &mut vad);
+        self.vad_output.apply(&s.h_vad, &mut vad);
         sigmoid(vad[0])
     }
 }
 
-/// One GRU step in place on `h`. `gi`/`gh` are scratch of at least 3·hidden. Does not allocate.
-fn gru_step(
-    gru: &QGru,
-    x: &[BlockQ8_0],
-    h_q: &[BlockQ8_0],
-    h: &mut [f32],
-    gi: &mut [f32],
-    gh: &mut [f32],
-) {
+/// One GRU step in place on `h` (padded to the block length). `gi`/`gh` are scratch of at least 3·hidden.
+/// Does not allocate.
+fn gru_step(gru: &QGru, x: &[f32], h: &mut [f32], gi: &mut [f32], gh: &mut [f32]) {
     let n = gru.hidden;
     gru.ih.apply(x, &mut gi[..3 * n]);
-    gru.hh.apply(h_q, &mut gh[..3 * n]);
+    gru.hh.apply(h, &mut gh[..3 * n]);
     for i in 0..n {
         let r = sigmoid(gi[i] + gh[i]);
         let z = sigmoid(gi[n + i] + gh[n + i]);

@@ -86,22 +86,25 @@ fn matvec(m: &QLinear, x: &[f32], out: &mut [f32]) {
     for (r, o) in out.iter_mut().enumerate().take(m.rows) {
         let row = &m.weights[r * m.cols_padded..(r + 1) * m.cols_padded];
         let scales = &m.scales[r * blocks..(r + 1) * blocks];
-        let mut sum = 0.0f32;
+        // Eight independent lanes let the compiler keep the partial sums in one vector; they are added together
+        // once per row, not once per block.
+        let mut acc = [0.0f32; 8];
         for ((q, xb), scale) in row
             .chunks_exact(BLOCK)
             .zip(x.chunks_exact(BLOCK))
             .zip(scales)
         {
-            // Eight independent accumulators let the compiler keep one vector of partial sums.
-            let mut acc = [0.0f32; 8];
+            let mut block = [0.0f32; 8];
             for (q8, x8) in q.chunks_exact(8).zip(xb.chunks_exact(8)) {
                 for j in 0..8 {
-                    acc[j] += f32::from(q8[j]) * x8[j];
+                    block[j] += f32::from(q8[j]) * x8[j];
                 }
             }
-            sum += scale * acc.iter().sum::<f32>();
+            for j in 0..8 {
+                acc[j] += scale * block[j];
+            }
         }
-        *o = sum + m.bias[r];
+        *o = acc.iter().sum::<f32>() + m.bias[r];
     }
 }
 

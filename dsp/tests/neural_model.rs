@@ -57,7 +57,7 @@ fn weights_round_trip_through_the_file_format() {
     w.save(&path).unwrap();
     assert_eq!(ModelWeights::from_file(&path).unwrap(), w);
     std::fs::remove_dir_all(dir).ok();
-    assert_eq!(quell_dsp::neural::topology::parameter_count(), 137_287);
+    assert_eq!(quell_dsp::neural::topology::parameter_count(), 268_103);
 }
 
 #[test]

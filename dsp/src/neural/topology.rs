@@ -1,12 +1,12 @@
 //! The network's shape: RNNoise v1's layer structure on Quell's 42 features, with wider noise and denoise GRUs
-//! (64 and 128 units against RNNoise's 48 and 96: see `docs/model.md` for what the width bought).
+//! (96 and 192 units against RNNoise's 48 and 96: see `docs/model.md` for what the width bought).
 //!
 //! ```text
 //! features (42) ─ input_dense (tanh) ─ t (24) ─ vad_gru ─ v (24) ─ vad_output (sigmoid) ─ VAD (1)
 //!      │                               │          │
-//!      │                               └─ [t, v, features] (90) ─ noise_gru ─ n (64)
+//!      │                               └─ [t, v, features] (90) ─ noise_gru ─ n (96)
 //!      │                                                             │
-//!      └──────────────────────── [t, n, features] (130) ─ denoise_gru ─ d (128) ─ denoise_output (sigmoid) ─ gains (22)
+//!      └──────────────────────── [t, n, features] (162) ─ denoise_gru ─ d (192) ─ denoise_output (sigmoid) ─ gains (22)
 //! ```
 //!
 //! GRU layers follow PyTorch's convention: weight rows are stacked as reset, update, new gates; the candidate
@@ -22,9 +22,9 @@ pub const DENSE: usize = 24;
 /// Hidden size of the VAD GRU.
 pub const VAD_HIDDEN: usize = 24;
 /// Hidden size of the noise GRU.
-pub const NOISE_HIDDEN: usize = 64;
+pub const NOISE_HIDDEN: usize = 96;
 /// Hidden size of the denoise GRU.
-pub const DENOISE_HIDDEN: usize = 128;
+pub const DENOISE_HIDDEN: usize = 192;
 /// Band gains out.
 pub const OUTPUTS: usize = NB_BANDS;
 /// Input width of the noise GRU: `[t, v, features]`.
@@ -33,7 +33,7 @@ pub const NOISE_INPUTS: usize = DENSE + VAD_HIDDEN + INPUTS;
 pub const DENOISE_INPUTS: usize = DENSE + NOISE_HIDDEN + INPUTS;
 
 /// Name of this topology, stored in every weights file.
-pub const TOPOLOGY: &str = "rnnoise-v1/42-24-24-64-128-22";
+pub const TOPOLOGY: &str = "rnnoise-v1/42-24-24-96-192-22";
 /// Version of the feature layout the weights were trained on ([`crate::features`]).
 pub const FEATURE_LAYOUT: &str = "quell-features-v1";
 /// Version of the weights file format.

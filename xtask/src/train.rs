@@ -511,6 +511,37 @@ mod tests {
 
     #[test]
     fn a_few_training_steps_reduce_the_loss() {
+        smoke(0.0);
+    }
+
+    #[test]
+    fn a_few_training_steps_reduce_the_loss_with_the_log_energy_term() {
+        smoke(0.1);
+    }
+
+    #[test]
+    fn the_log_energy_term_adds_to_the_loss() {
+        let pool = tiny_pool();
+        let device = Device::Cpu;
+        let varmap = VarMap::new();
+        let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device)).unwrap();
+        let batch = make_batch(&pool, 5, 0, 0, 4, 30);
+        let loss = |w: f32| {
+            batch_loss(&net, &batch, w, &device)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        let (plain, half, full) = (loss(0.0), loss(0.5), loss(1.0));
+        // An untrained network is far from the targets, so the term is positive and linear in its weight.
+        assert!(half > plain, "{plain} -> {half}");
+        assert!(
+            ((full - plain) - 2.0 * (half - plain)).abs() < 1e-3 * full,
+            "{plain} {half} {full}"
+        );
+    }
+
+    fn smoke(log_weight: f32) {
         let pool = tiny_pool();
         let device = Device::Cpu;
         let varmap = VarMap::new();
@@ -525,20 +556,20 @@ mod tests {
         )
         .unwrap();
         let probe = make_batch(&pool, 99, 0, 0, 8, 60);
-        let before = batch_loss(&net, &probe, 0.0, &device)
+        let before = batch_loss(&net, &probe, log_weight, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
         for b in 0..25 {
             let batch = make_batch(&pool, 1, 0, b, 8, 60);
-            let loss = batch_loss(&net, &batch, 0.0, &device).unwrap();
+            let loss = batch_loss(&net, &batch, log_weight, &device).unwrap();
             opt.backward_step(&loss).unwrap();
         }
-        let after = batch_loss(&net, &probe, 0.0, &device)
+        let after = batch_loss(&net, &probe, log_weight, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
-        println!("held-out batch loss {before:.4} -> {after:.4}");
+        println!("log weight {log_weight}: held-out batch loss {before:.4} -> {after:.4}");
         assert!(
             after.is_finite() && after < 0.8 * before,
             "loss {before} -> {after}"

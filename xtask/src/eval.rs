@@ -448,9 +448,55 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             },
         );
     }
+    print_by_snr(&files);
     println!();
     println!("per-file results: {}", args.csv.display());
     Ok(())
+}
+
+/// The SNR in dB written in a pair's name by `cargo xtask pairs` (`...-snr-05.wav`, `...-snr+10.wav`).
+fn snr_of(name: &str) -> Option<i32> {
+    let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
+    stem.rsplit_once("-snr")?.1.parse().ok()
+}
+
+/// Mean PESQ-WB and SI-SDR gain of every system per SNR, when the pair names carry one.
+fn print_by_snr(files: &[FileResult]) {
+    let mut snrs: Vec<i32> = files.iter().filter_map(|f| snr_of(&f.name)).collect();
+    snrs.sort_unstable();
+    snrs.dedup();
+    if snrs.is_empty() {
+        return;
+    }
+    println!();
+    let names: Vec<&str> = SYSTEMS.iter().map(|s| s.name()).collect();
+    println!(
+        "| SNR (dB) | files | PESQ-WB: {} | SI-SDR gain (dB): {} |",
+        names.join(" / "),
+        names[1..].join(" / ")
+    );
+    println!("|---|---|---|---|");
+    for snr in snrs {
+        let group: Vec<&FileResult> = files
+            .iter()
+            .filter(|f| snr_of(&f.name) == Some(snr))
+            .collect();
+        let per_system = |k: usize, f: &dyn Fn(&Scores) -> Option<f64>, digits: usize| {
+            fmt(mean(group.iter().filter_map(|r| f(&r.scores[k]))), digits)
+        };
+        let pesq: Vec<String> = (0..SYSTEMS.len())
+            .map(|k| per_system(k, &|s| s.pesq, 2))
+            .collect();
+        let gain: Vec<String> = (1..SYSTEMS.len())
+            .map(|k| per_system(k, &|s| Some(s.sisdr_gain), 2))
+            .collect();
+        println!(
+            "| {snr} | {} | {} | {} |",
+            group.len(),
+            pesq.join(" / "),
+            gain.join(" / ")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -468,6 +514,14 @@ mod tests {
                 c(a).total_cmp(&c(b))
             })
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_snr_is_read_from_pair_names() {
+        assert_eq!(snr_of("fb-000-snr-05.wav"), Some(-5));
+        assert_eq!(snr_of("so-012-snr+00.wav"), Some(0));
+        assert_eq!(snr_of("so-012-snr+20.flac"), Some(20));
+        assert_eq!(snr_of("interview.wav"), None);
     }
 
     #[test]

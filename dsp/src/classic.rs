@@ -217,7 +217,7 @@ impl LsaTable {
     pub fn gain(&self, xi: f32, gamma: f32) -> f32 {
         let ratio = xi / (1.0 + xi);
         let v = ratio * gamma;
-        let f = if !(v > LSA_V_MIN) {
+        let f = if v.is_nan() || v <= LSA_V_MIN {
             // Below the table (or NaN): the value at its start, as lsa_gain's clamp of v.
             self.values[0]
         } else if v >= 2f32.powi(LSA_TABLE_MAX_OCTAVE) {

@@ -5,19 +5,15 @@ use crate::audio_io::{self, OutputBits, WavSink};
 use anyhow::{bail, Context, Result};
 use quell_dsp::engine::MAX_CHANNELS;
 use quell_dsp::neural::{ModelWeights, NeuralMask};
-use quell_dsp::{Engine, EngineConfig, MaskMode, VadGate};
+use quell_dsp::{Engine, EngineConfig, MaskMode};
 use std::path::Path;
 use std::sync::Arc;
 
 /// How every file of a run is processed (the command line's options).
 #[derive(Clone)]
 pub struct Settings {
-    /// Mask source.
-    pub mode: MaskMode,
-    /// Maximum attenuation, dB (0 leaves the audio untouched).
-    pub reduction_db: f32,
-    /// The VAD gate (neural mode only).
-    pub gate: VadGate,
+    /// Mode, reduction and gate, as the engine takes them (the gate acts in neural mode only).
+    pub engine: quell_dsp::Settings,
     /// The network for neural mode.
     pub model: Option<Arc<ModelWeights>>,
     /// Output sample format.
@@ -68,15 +64,13 @@ pub fn process_file(
         channels,
     })
     .with_context(|| format!("cannot process audio at {} Hz", info.sample_rate))?;
-    engine.set_mode(settings.mode);
-    engine.set_max_attenuation_db(settings.reduction_db);
-    if settings.mode == MaskMode::Neural {
+    engine.set_settings(&settings.engine);
+    if settings.engine.mode == MaskMode::Neural {
         let weights = settings
             .model
             .as_ref()
             .context("neural mode without a model")?;
         engine.set_model(Some(NeuralMask::new(weights)));
-        engine.set_vad_gate(settings.gate);
     }
     let latency = engine.latency_samples();
 

@@ -17,9 +17,9 @@ use anyhow::{bail, Context, Result};
 use audio_io::OutputBits;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use job::{Report, Settings};
+use job::Report;
 use quell_dsp::neural::{self, ModelWeights};
-use quell_dsp::{MaskMode, VadGate};
+use quell_dsp::{MaskMode, Settings, VadGate};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,21 @@ enum Mode {
     Neural,
     /// The classic statistical suppressor (MCRA noise tracker, MMSE-LSA gains).
     Classic,
+}
+
+impl Mode {
+    /// The engine's default mode, as a command-line value.
+    const DEFAULT: Mode = match Settings::DEFAULT_MODE {
+        MaskMode::Classic => Mode::Classic,
+        _ => Mode::Neural,
+    };
+
+    fn mask_mode(self) -> MaskMode {
+        match self {
+            Mode::Neural => MaskMode::Neural,
+            Mode::Classic => MaskMode::Classic,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -67,19 +82,19 @@ struct Args {
     /// Output directory for one or more inputs; each output is named after its input, with extension .wav.
     #[arg(long)]
     out_dir: Option<PathBuf>,
-    /// Maximum noise reduction (suppression strength), dB, 0 to 100. 0 leaves the audio untouched.
-    #[arg(long, default_value_t = quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB, value_name = "DB")]
+    /// Maximum noise reduction (suppression strength), dB, 0 to 60. 0 leaves the audio untouched.
+    #[arg(long, default_value_t = Settings::REDUCTION_DB.default, value_name = "DB")]
     reduction: f32,
     /// Mask source.
-    #[arg(long, value_enum, default_value_t = Mode::Neural)]
+    #[arg(long, value_enum, default_value_t = Mode::DEFAULT)]
     mode: Mode,
     /// Enable the voice-activity gate: attenuate stretches whose speech probability (0 to 1) stays below
     /// THRESHOLD (0.8 is a good start: the network reads 0.3-0.6 in noise between words). Neural mode only; the
     /// gate never attenuates more than --reduction.
     #[arg(long, value_name = "THRESHOLD")]
     gate: Option<f32>,
-    /// How long the gate stays open after speech, milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 200.0, requires = "gate")]
+    /// How long the gate stays open after speech, milliseconds (0 to 1000).
+    #[arg(long, value_name = "MS", default_value_t = Settings::GATE_HOLD_MS.default, requires = "gate")]
     hold: f32,
     /// A model file to use instead of the built-in one (safetensors, see docs/model.md).
     #[arg(long, value_name = "PATH")]
@@ -231,7 +246,7 @@ fn run(args: &Args) -> Result<usize> {
 
 /// Processes one file into a temporary file beside the output, renamed into place only when complete, so a
 /// failure never leaves a partial output or destroys an existing one.
-fn process_one(plan: &Plan, settings: &Settings, bar: &ProgressBar) -> Result<Report> {
+fn process_one(plan: &Plan, settings: &job::Settings, bar: &ProgressBar) -> Result<Report> {
     let dir = plan.output.parent().unwrap_or(Path::new("."));
     let name = plan
         .output
@@ -256,24 +271,32 @@ fn process_one(plan: &Plan, settings: &Settings, bar: &ProgressBar) -> Result<Re
     }
 }
 
-fn settings(args: &Args) -> Result<Settings> {
-    if !args.reduction.is_finite() || !(0.0..=100.0).contains(&args.reduction) {
-        bail!("--reduction must be between 0 and 100 dB");
+fn settings(args: &Args) -> Result<job::Settings> {
+    let range = Settings::REDUCTION_DB;
+    if !range.contains(args.reduction) {
+        bail!(
+            "--reduction must be between {} and {} dB",
+            range.min,
+            range.max
+        );
     }
-    let mode = match args.mode {
-        Mode::Neural => MaskMode::Neural,
-        Mode::Classic => MaskMode::Classic,
-    };
+    let mode = args.mode.mask_mode();
     let gate = match args.gate {
         Some(threshold) => {
             if mode != MaskMode::Neural {
                 bail!("--gate needs --mode neural (the speech probability comes from the network)");
             }
-            if !(0.0..=1.0).contains(&threshold) {
-                bail!("--gate THRESHOLD must be between 0 and 1");
+            let range = Settings::GATE_THRESHOLD;
+            if !range.contains(threshold) {
+                bail!(
+                    "--gate THRESHOLD must be between {} and {}",
+                    range.min,
+                    range.max
+                );
             }
-            if !args.hold.is_finite() || !(0.0..=5000.0).contains(&args.hold) {
-                bail!("--hold must be between 0 and 5000 ms");
+            let range = Settings::GATE_HOLD_MS;
+            if !range.contains(args.hold) {
+                bail!("--hold must be between {} and {} ms", range.min, range.max);
             }
             VadGate {
                 enabled: true,
@@ -304,10 +327,12 @@ fn settings(args: &Args) -> Result<Settings> {
         Bits::Int24 => OutputBits::Int24,
         Bits::Float32 => OutputBits::Float32,
     };
-    Ok(Settings {
-        mode,
-        reduction_db: args.reduction,
-        gate,
+    Ok(job::Settings {
+        engine: Settings {
+            reduction_db: args.reduction,
+            mode,
+            gate,
+        },
         model,
         bits,
     })

@@ -587,9 +587,9 @@ fn the_vad_gate_quietens_pauses_and_keeps_the_voice() {
         assert!(o.status.success(), "{}", stderr(&o));
         read_wav(&out).1.remove(0)
     };
-    let open = run(&["--reduction", "80"], "open.wav");
+    let open = run(&["--reduction", "60"], "open.wav");
     let gated = run(
-        &["--reduction", "80", "--gate", "0.85", "--hold", "100"],
+        &["--reduction", "60", "--gate", "0.85", "--hold", "100"],
         "gated.wav",
     );
     let db = |a: &[f32], b: &[f32]| {

@@ -19,6 +19,10 @@ pub const BAND_EDGES_HZ: [f32; NB_BANDS] = [
     3200.0, 4000.0, 4800.0, 5600.0, 6800.0, 8000.0, 9600.0, 12000.0, 15600.0, 20000.0,
 ];
 
+/// Index of the first band centred at 8 kHz or above: bands `FIRST_HIGH_BAND..` hold what 16 kHz recordings
+/// lack. The neural mask shapes them apart ([`crate::mask`]) and the trainer can weight them.
+pub const FIRST_HIGH_BAND: usize = 17;
+
 /// The band layout for one frame geometry. Plain data; built once per sample rate.
 #[derive(Debug, Clone)]
 pub struct BandLayout {

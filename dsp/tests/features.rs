@@ -137,7 +137,7 @@ fn offline_band_energies_match_the_engine_frame_for_frame() {
         let x = synth::voice(rate, 0.5, &Voice::default());
         let mut e = engine(rate, 1, MaskMode::Unity);
         let online = frames(&mut e, &x);
-        let offline = quell_dsp::engine::frame_band_energies(rate, &x).unwrap();
+        let offline = quell_dsp::offline::frame_band_energies(rate, &x).unwrap();
         assert_eq!(online.len(), offline.len());
         for (a, b) in online.iter().zip(&offline) {
             assert_eq!(a.band_energy, *b);

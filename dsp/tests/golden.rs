@@ -39,7 +39,8 @@ fn clip(rate: f32, channel: usize) -> Vec<f32> {
     let click = (rate * 0.002) as usize;
     for start in (0..len).step_by((rate * 0.23) as usize).skip(1) {
         for k in 0..click.min(len - start) {
-            x[start + k] += 0.3 * (rng.gaussian() as f32) * (-(k as f32) / (click as f32 / 4.0)).exp();
+            x[start + k] +=
+                0.3 * (rng.gaussian() as f32) * (-(k as f32) / (click as f32 / 4.0)).exp();
         }
     }
     x

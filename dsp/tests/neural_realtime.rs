@@ -2,47 +2,12 @@
 //! that the thread count is not disturbed by other tests.
 
 mod common;
+use common::alloc::allocations_during;
 use common::*;
 use quell_dsp::neural::topology::{INPUTS, OUTPUTS};
 use quell_dsp::neural::{ModelWeights, NeuralMask, NeuralState};
 use quell_dsp::synth::{self, Rng, Voice};
 use quell_dsp::MaskMode;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-fn count_one() {
-    if ARMED.with(|a| a.get()) {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-    }
-}
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        System.realloc(ptr, layout, new_size)
-    }
-}
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(|c| c.get());
-    ARMED.with(|a| a.set(true));
-    f();
-    ARMED.with(|a| a.set(false));
-    ALLOCATIONS.with(|c| c.get()) - before
-}
 
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task")

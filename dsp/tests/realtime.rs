@@ -1,51 +1,11 @@
 //! The real-time contract: no allocation inside `process`, and hostile input never poisons the engine.
 
 mod common;
+use common::alloc::allocations_during;
 use common::*;
 use quell_dsp::metrics::rms;
 use quell_dsp::synth::{self, Rng, Voice};
 use quell_dsp::MaskMode;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-/// Counts allocations made by threads that armed the counter (tests run in parallel threads).
-struct Counting;
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    // Per thread: tests run in parallel, and another test's allocations must not count here.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    if ARMED.with(|a| a.get()) {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(|c| c.get());
-    ARMED.with(|a| a.set(true));
-    f();
-    ARMED.with(|a| a.set(false));
-    ALLOCATIONS.with(|c| c.get()) - before
-}
 
 #[test]
 fn the_counter_sees_allocations() {
@@ -159,7 +119,7 @@ fn hostile_input_keeps_output_finite_and_the_engine_recovers() {
         // And the damaged stretch itself is not amplified beyond the clamp.
         assert!(got
             .iter()
-            .all(|v| v.abs() <= 2.0 * quell_dsp::engine::INPUT_CLAMP));
+            .all(|v| v.abs() <= 2.0 * quell_dsp::stft::INPUT_CLAMP));
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! One file per concern, in the order audio meets them:
 //!
-//! 1. [`params`]: the parameters (stable ids, ranges, units) and their values as processor [`Settings`].
+//! 1. [`params`]: the parameters (stable ids, ranges, units) and their values as processor [`PluginSettings`].
 //! 2. [`processor`]: the plain-Rust adapter around the engine (dry path delayed by the latency, mix and bypass
 //!    crossfades, pass-through when the engine cannot run). Tested without a host.
 //! 3. [`delay`]: the dry path's delay line.
@@ -16,6 +16,8 @@
 //!
 //! [nice-plug]: https://crates.io/crates/nice-plug
 
+#![warn(missing_docs)]
+
 pub mod delay;
 pub mod editor;
 pub mod meters;
@@ -23,10 +25,10 @@ pub mod params;
 pub mod processor;
 pub mod state;
 
-use meters::{mode_code, MeterFrame, MeterTap, SharedMeters};
+use meters::{MeterFrame, MeterTap, SharedMeters};
 use nice_plug::prelude::*;
 use params::QuellParams;
-pub use processor::{Processor, Settings};
+pub use processor::{PluginSettings, Processor};
 use quell_dsp::neural::NeuralMask;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
@@ -152,7 +154,7 @@ impl Plugin for Quell {
         m.engine_ok
             .store(processor.error().is_none(), Ordering::Relaxed);
         if let Some(mode) = processor.effective_mode() {
-            m.effective_mode.store(mode_code(mode), Ordering::Relaxed);
+            m.effective_mode.store(mode.code(), Ordering::Relaxed);
         }
         self.processor = Some(processor);
         true
@@ -195,7 +197,7 @@ impl Plugin for Quell {
             if let Some(mode) = processor.effective_mode() {
                 self.meters
                     .effective_mode
-                    .store(mode_code(mode), Ordering::Relaxed);
+                    .store(mode.code(), Ordering::Relaxed);
             }
         } else {
             processor.process(buffer.as_slice(), &settings, None);

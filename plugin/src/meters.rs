@@ -12,7 +12,7 @@
 
 use atomic_float::AtomicF32;
 use quell_dsp::bands::NB_BANDS;
-use quell_dsp::{FrameInfo, MaskMode};
+use quell_dsp::FrameInfo;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Mutex;
 
@@ -62,15 +62,6 @@ impl MeterFrame {
     }
 }
 
-/// How the running mask source is coded in [`SharedMeters::effective_mode`].
-pub fn mode_code(mode: MaskMode) -> u8 {
-    match mode {
-        MaskMode::Classic => 0,
-        MaskMode::Neural => 1,
-        MaskMode::Unity => 2,
-    }
-}
-
 /// State shared (through an `Arc`) by the plugin, its audio thread and the editor. Every field the audio thread
 /// touches is an atomic; the one `Mutex` is only ever locked by the editor.
 #[derive(Debug)]
@@ -87,7 +78,7 @@ pub struct SharedMeters {
     pub latency_samples: AtomicU32,
     /// The sample rate the plugin was activated at, Hz (0 before activation).
     pub sample_rate: AtomicF32,
-    /// The mask source actually running ([`mode_code`]): neural falls back to classic without a model.
+    /// The mask source actually running ([`MaskMode::code`]): neural falls back to classic without a model.
     pub effective_mode: AtomicU8,
     /// False when the engine could not be built for the host's rate or layout: audio passes through untouched.
     pub engine_ok: AtomicBool,

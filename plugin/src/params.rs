@@ -1,12 +1,13 @@
 //! The plugin's parameters: stable ids, ranges, units and defaults.
 //!
 //! The ids in [`ids`] are saved in every host project and automation lane: once released they never change.
-//! Defaults and ranges live here once and are shared with the state migration ([`crate::state`]).
+//! Ranges and defaults come from [`quell_dsp::Settings`] (the engine's knobs) and [`MIX`] (the plugin's own);
+//! the state migration ([`crate::state`]) takes them from the same place.
 
-use crate::processor::Settings;
-use crate::state::EditorSize;
+use crate::processor::PluginSettings;
 use nice_plug::prelude::*;
-use quell_dsp::{MaskMode, VadGate};
+use quell_dsp::settings::{MaskMode, Range, Settings, VadGate};
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 
 /// Stable parameter ids (never change one once released) and the persisted field key.
@@ -29,18 +30,52 @@ pub mod ids {
     pub const EDITOR_SIZE: &str = "editor-size";
 }
 
-/// Range of [`QuellParams::reduction`], dB.
-pub const REDUCTION_RANGE_DB: (f32, f32) = (0.0, 60.0);
-/// Default of [`QuellParams::reduction`], dB (the engine's default).
-pub const REDUCTION_DEFAULT_DB: f32 = quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB;
-/// Range of [`QuellParams::gate_hold`], ms.
-pub const GATE_HOLD_RANGE_MS: (f32, f32) = (0.0, 1000.0);
-/// Defaults of the gate (the engine's): off, threshold 0.8, hold 200 ms.
-pub const GATE_DEFAULT: VadGate = VadGate {
-    enabled: false,
-    threshold: 0.8,
-    hold_ms: 200.0,
+/// Range and default of [`QuellParams::mix`], 0 (dry) ..= 1 (fully processed). The engine's own settings take
+/// their ranges and defaults from [`quell_dsp::Settings`].
+pub const MIX: Range = Range {
+    min: 0.0,
+    max: 1.0,
+    default: 1.0,
 };
+
+/// Size of the editor window, logical pixels. Persisted with the project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditorSize {
+    /// Width, logical pixels.
+    pub width: u32,
+    /// Height, logical pixels.
+    pub height: u32,
+}
+
+impl EditorSize {
+    /// The smallest size the editor allows, logical pixels.
+    pub const MIN: EditorSize = EditorSize {
+        width: 640,
+        height: 420,
+    };
+    /// The largest size accepted from a saved state, logical pixels.
+    pub const MAX: EditorSize = EditorSize {
+        width: 4096,
+        height: 4096,
+    };
+
+    /// This size limited to [`EditorSize::MIN`]..=[`EditorSize::MAX`]. Does not allocate.
+    pub fn clamped(self) -> EditorSize {
+        EditorSize {
+            width: self.width.clamp(Self::MIN.width, Self::MAX.width),
+            height: self.height.clamp(Self::MIN.height, Self::MAX.height),
+        }
+    }
+}
+
+impl Default for EditorSize {
+    fn default() -> Self {
+        EditorSize {
+            width: 860,
+            height: 560,
+        }
+    }
+}
 
 /// Where the suppression mask comes from.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +91,23 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The saved ids of the variants, in variant order (as the `#[id]` attributes say; a test ties them).
+    pub const IDS: [&'static str; 2] = ["neural", "classic"];
+
+    /// The mode a new instance starts in: the engine's default ([`Settings::DEFAULT_MODE`]).
+    pub const DEFAULT: Mode = match Settings::DEFAULT_MODE {
+        MaskMode::Classic => Mode::Classic,
+        _ => Mode::Neural,
+    };
+
+    /// The saved id of this variant.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Mode::Neural => Mode::IDS[0],
+            Mode::Classic => Mode::IDS[1],
+        }
+    }
+
     /// The engine's mask mode.
     pub fn mask_mode(self) -> MaskMode {
         match self {
@@ -101,40 +153,50 @@ impl Default for QuellParams {
             editor_size: Arc::new(RwLock::new(EditorSize::default())),
             reduction: FloatParam::new(
                 "Reduction",
-                REDUCTION_DEFAULT_DB,
+                Settings::REDUCTION_DB.default,
                 FloatRange::Linear {
-                    min: REDUCTION_RANGE_DB.0,
-                    max: REDUCTION_RANGE_DB.1,
+                    min: Settings::REDUCTION_DB.min,
+                    max: Settings::REDUCTION_DB.max,
                 },
             )
             .with_unit(" dB")
             .with_step_size(0.1)
             .with_value_to_string(formatters::v2s_f32_rounded(1)),
-            mode: EnumParam::new("Mode", Mode::Neural),
-            gate: BoolParam::new("Voice gate", GATE_DEFAULT.enabled),
+            mode: EnumParam::new("Mode", Mode::DEFAULT),
+            gate: BoolParam::new("Voice gate", VadGate::DEFAULT.enabled),
             gate_threshold: FloatParam::new(
                 "Gate threshold",
-                GATE_DEFAULT.threshold,
-                FloatRange::Linear { min: 0.0, max: 1.0 },
+                Settings::GATE_THRESHOLD.default,
+                FloatRange::Linear {
+                    min: Settings::GATE_THRESHOLD.min,
+                    max: Settings::GATE_THRESHOLD.max,
+                },
             )
             .with_unit(" %")
             .with_value_to_string(formatters::v2s_f32_percentage(0))
             .with_string_to_value(formatters::s2v_f32_percentage()),
             gate_hold: FloatParam::new(
                 "Gate hold",
-                GATE_DEFAULT.hold_ms,
+                Settings::GATE_HOLD_MS.default,
                 FloatRange::Skewed {
-                    min: GATE_HOLD_RANGE_MS.0,
-                    max: GATE_HOLD_RANGE_MS.1,
+                    min: Settings::GATE_HOLD_MS.min,
+                    max: Settings::GATE_HOLD_MS.max,
                     factor: FloatRange::skew_factor(-1.0),
                 },
             )
             .with_unit(" ms")
             .with_step_size(1.0),
-            mix: FloatParam::new("Mix", 1.0, FloatRange::Linear { min: 0.0, max: 1.0 })
-                .with_unit(" %")
-                .with_value_to_string(formatters::v2s_f32_percentage(0))
-                .with_string_to_value(formatters::s2v_f32_percentage()),
+            mix: FloatParam::new(
+                "Mix",
+                MIX.default,
+                FloatRange::Linear {
+                    min: MIX.min,
+                    max: MIX.max,
+                },
+            )
+            .with_unit(" %")
+            .with_value_to_string(formatters::v2s_f32_percentage(0))
+            .with_string_to_value(formatters::s2v_f32_percentage()),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
         }
     }
@@ -142,17 +204,40 @@ impl Default for QuellParams {
 
 impl QuellParams {
     /// The current values as processor settings. Does not allocate.
-    pub fn settings(&self) -> Settings {
-        Settings {
-            reduction_db: self.reduction.value(),
-            mode: self.mode.value().mask_mode(),
-            gate: VadGate {
-                enabled: self.gate.value(),
-                threshold: self.gate_threshold.value(),
-                hold_ms: self.gate_hold.value(),
+    pub fn settings(&self) -> PluginSettings {
+        PluginSettings {
+            engine: Settings {
+                reduction_db: self.reduction.value(),
+                mode: self.mode.value().mask_mode(),
+                gate: VadGate {
+                    enabled: self.gate.value(),
+                    threshold: self.gate_threshold.value(),
+                    hold_ms: self.gate_hold.value(),
+                },
             },
             mix: self.mix.value(),
             bypass: self.bypass.value(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_ids_are_the_enum_ids_and_the_default_is_the_engines() {
+        assert_eq!(Mode::ids(), Some(&Mode::IDS[..]));
+        assert_eq!(Mode::DEFAULT.mask_mode(), Settings::DEFAULT_MODE);
+        assert_eq!(Mode::from_index(0).id(), Mode::IDS[0]);
+    }
+
+    #[test]
+    fn a_new_instance_plays_the_engines_defaults() {
+        let p = QuellParams::default();
+        let s = p.settings();
+        assert_eq!(s.engine, Settings::DEFAULT);
+        assert_eq!(s.mix, MIX.default);
+        assert!(!s.bypass);
     }
 }

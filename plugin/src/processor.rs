@@ -16,7 +16,7 @@
 //!
 //! Reduction, mode and gate need no smoother here: the engine applies them per 10 ms frame and its 50 %
 //! overlap-add crossfades consecutive frames, and gains that fall are additionally limited by the engine's
-//! release ([`quell_dsp::engine::RELEASE_PER_FRAME`]).
+//! release ([`quell_dsp::mask::RELEASE_PER_FRAME`]).
 //!
 //! If the engine cannot be built (a sample rate outside 8..=384 kHz, or an unsupported channel count), the
 //! processor passes audio through untouched and reports a latency of 0: a plugin never aborts or goes silent.
@@ -24,35 +24,30 @@
 use crate::delay::DelayLine;
 use crate::meters::{peak, peak_of, MeterFrame, MeterTap};
 use quell_dsp::neural::NeuralMask;
-use quell_dsp::{DspError, Engine, EngineConfig, MaskMode, VadGate};
+use quell_dsp::{DspError, Engine, EngineConfig, MaskMode};
 
 /// Duration of a dry/wet mix change, seconds.
 pub const MIX_RAMP_SECONDS: f32 = 0.02;
 /// Duration of the bypass crossfade, seconds.
 pub const BYPASS_RAMP_SECONDS: f32 = 0.02;
 
-/// The parameter values the processor applies, in engine units. Plain data.
+/// The parameter values the processor applies: the engine's settings plus the plugin's mix and bypass. Plain
+/// data.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Settings {
-    /// Maximum attenuation ("reduction"), dB, 0 = untouched.
-    pub reduction_db: f32,
-    /// Mask source asked for (neural falls back to classic without a model).
-    pub mode: MaskMode,
-    /// The voice-activity gate.
-    pub gate: VadGate,
-    /// Dry/wet mix, 0 (dry) ..= 1 (fully processed).
+pub struct PluginSettings {
+    /// Reduction, mode and gate, as the engine takes them.
+    pub engine: quell_dsp::Settings,
+    /// Dry/wet mix, 0 (dry) ..= 1 (fully processed) ([`crate::params::MIX`]).
     pub mix: f32,
     /// The host's bypass.
     pub bypass: bool,
 }
 
-impl Default for Settings {
+impl Default for PluginSettings {
     fn default() -> Self {
-        Settings {
-            reduction_db: quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB,
-            mode: MaskMode::Neural,
-            gate: VadGate::default(),
-            mix: 1.0,
+        PluginSettings {
+            engine: quell_dsp::Settings::DEFAULT,
+            mix: crate::params::MIX.default,
             bypass: false,
         }
     }
@@ -125,13 +120,9 @@ pub struct Processor {
     scratch: Vec<Vec<f32>>,
     channels: usize,
     sample_rate: f32,
-    /// Samples per sub-block: the engine's hop, so that at most one engine frame completes per sub-block.
-    hop: usize,
-    /// Samples of the current hop already processed.
-    phase: usize,
     mix: Ramp,
     bypass: Ramp,
-    applied: Option<Settings>,
+    applied: Option<PluginSettings>,
     last_frame: u64,
 }
 
@@ -156,7 +147,7 @@ impl Processor {
         } else {
             48_000.0
         };
-        let settings = Settings::default();
+        let settings = PluginSettings::default();
         Processor {
             engine,
             error,
@@ -164,8 +155,6 @@ impl Processor {
             scratch: vec![vec![0.0; hop]; channels],
             channels,
             sample_rate: rate,
-            hop,
-            phase: 0,
             mix: Ramp::new(settings.mix, MIX_RAMP_SECONDS * rate),
             bypass: Ramp::new(0.0, BYPASS_RAMP_SECONDS * rate),
             applied: None,
@@ -195,7 +184,7 @@ impl Processor {
 
     /// Sets all parameters at once so that the first block plays them without ramps (after activation or a
     /// state load). Does not allocate.
-    pub fn jump_to(&mut self, settings: &Settings) {
+    pub fn jump_to(&mut self, settings: &PluginSettings) {
         self.apply(settings);
         self.mix.jump(clean_mix(settings.mix));
         self.bypass.jump(if settings.bypass { 1.0 } else { 0.0 });
@@ -207,20 +196,17 @@ impl Processor {
             engine.reset();
         }
         self.dry.reset();
-        self.phase = 0;
         self.last_frame = 0;
         self.mix.jump(self.mix.target);
         self.bypass.jump(self.bypass.target);
     }
 
-    fn apply(&mut self, s: &Settings) {
+    fn apply(&mut self, s: &PluginSettings) {
         if self.applied.as_ref() == Some(s) {
             return;
         }
         if let Some(engine) = self.engine.as_mut() {
-            engine.set_max_attenuation_db(s.reduction_db);
-            engine.set_mode(s.mode);
-            engine.set_vad_gate(s.gate);
+            engine.set_settings(&s.engine);
         }
         self.mix.set_target(clean_mix(s.mix));
         self.bypass.set_target(if s.bypass { 1.0 } else { 0.0 });
@@ -233,7 +219,7 @@ impl Processor {
     pub fn process(
         &mut self,
         audio: &mut [&mut [f32]],
-        settings: &Settings,
+        settings: &PluginSettings,
         mut tap: Option<&mut MeterTap>,
     ) {
         self.apply(settings);
@@ -248,7 +234,8 @@ impl Processor {
         let len = audio[..used].iter().map(|c| c.len()).min().unwrap_or(0);
         let mut pos = 0;
         while pos < len {
-            let n = (len - pos).min(self.hop - self.phase);
+            // Sub-blocks end where the engine's frames do, so that at most one frame completes per sub-block.
+            let n = (len - pos).min(engine.samples_until_frame());
             // Keep the dry input, then process the wet signal in place.
             for (c, s) in self.scratch.iter_mut().enumerate() {
                 if c < used {
@@ -312,7 +299,6 @@ impl Processor {
                 self.last_frame = engine.frame_info().frame_index;
             }
             pos += n;
-            self.phase = (self.phase + n) % self.hop;
         }
     }
 }
@@ -335,13 +321,20 @@ mod tests {
         quell_dsp::synth::white(&mut rng, len, -20.0)
     }
 
-    fn settings(mix: f32, bypass: bool) -> Settings {
-        Settings {
-            mode: MaskMode::Classic,
+    fn settings(mix: f32, bypass: bool) -> PluginSettings {
+        PluginSettings {
+            engine: quell_dsp::Settings {
+                mode: MaskMode::Classic,
+                ..quell_dsp::Settings::DEFAULT
+            },
             mix,
             bypass,
-            ..Settings::default()
         }
+    }
+
+    fn with_reduction(mut s: PluginSettings, db: f32) -> PluginSettings {
+        s.engine.reduction_db = db;
+        s
     }
 
     /// Runs `input` (mono) through `p` in blocks cycling through `blocks`, with `settings_at(sample)` per block.
@@ -349,7 +342,7 @@ mod tests {
         p: &mut Processor,
         input: &[f32],
         blocks: &[usize],
-        settings_at: impl Fn(usize) -> Settings,
+        settings_at: impl Fn(usize) -> PluginSettings,
     ) -> Vec<f32> {
         let mut out = input.to_vec();
         let mut pos = 0;
@@ -368,10 +361,7 @@ mod tests {
     fn reported_latency_equals_the_impulse_delay() {
         for rate in [44_100.0, 48_000.0, 96_000.0, 22_050.0] {
             let mut p = Processor::new(rate, 1, None);
-            let s = Settings {
-                reduction_db: 0.0,
-                ..settings(1.0, false)
-            };
+            let s = with_reduction(settings(1.0, false), 0.0);
             p.jump_to(&s);
             let mut x = vec![0.0; 8192];
             x[100] = 1.0;
@@ -429,10 +419,7 @@ mod tests {
         // Block boundaries (blocks of 64), where a host applies a parameter change.
         let on_at = 312 * 64;
         let off_at = 547 * 64;
-        let at = |pos: usize| Settings {
-            reduction_db: 24.0,
-            ..settings(1.0, (on_at..off_at).contains(&pos))
-        };
+        let at = |pos: usize| with_reduction(settings(1.0, (on_at..off_at).contains(&pos)), 24.0);
         let mut p = Processor::new(rate, 1, None);
         p.jump_to(&at(0));
         let y = run(&mut p, &x, &[64], at);

@@ -13,50 +13,9 @@
 //! A state that is not JSON at all never reaches [`migrate`]: nice-plug refuses it and the host is told the
 //! load failed, while the plugin keeps running with its current parameters.
 
-use crate::params::{
-    ids, GATE_DEFAULT, GATE_HOLD_RANGE_MS, REDUCTION_DEFAULT_DB, REDUCTION_RANGE_DB,
-};
+use crate::params::{ids, EditorSize, Mode, MIX};
 use nice_plug::plugin::{ParamValue, PluginState};
-use serde::{Deserialize, Serialize};
-
-/// Size of the editor window, logical pixels. Persisted with the project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EditorSize {
-    /// Width, logical pixels.
-    pub width: u32,
-    /// Height, logical pixels.
-    pub height: u32,
-}
-
-impl EditorSize {
-    /// The smallest size the editor allows, logical pixels.
-    pub const MIN: EditorSize = EditorSize {
-        width: 640,
-        height: 420,
-    };
-    /// The largest size accepted from a saved state, logical pixels.
-    pub const MAX: EditorSize = EditorSize {
-        width: 4096,
-        height: 4096,
-    };
-
-    /// This size limited to [`EditorSize::MIN`]..=[`EditorSize::MAX`]. Does not allocate.
-    pub fn clamped(self) -> EditorSize {
-        EditorSize {
-            width: self.width.clamp(Self::MIN.width, Self::MAX.width),
-            height: self.height.clamp(Self::MIN.height, Self::MAX.height),
-        }
-    }
-}
-
-impl Default for EditorSize {
-    fn default() -> Self {
-        EditorSize {
-            width: 860,
-            height: 560,
-        }
-    }
-}
+use quell_dsp::settings::{Range, Settings, VadGate};
 
 /// What one parameter may hold, and its default.
 enum Expect {
@@ -71,48 +30,30 @@ enum Expect {
     },
 }
 
-/// Every parameter the current version has, with what it may hold.
+/// A float parameter's expectation from its range.
+const fn float(range: Range) -> Expect {
+    Expect::F32 {
+        default: range.default,
+        min: range.min,
+        max: range.max,
+    }
+}
+
+/// Every parameter the current version has, with what it may hold: the ranges and defaults of
+/// [`quell_dsp::Settings`] and [`crate::params`], never restated here.
 const SCHEMA: &[(&str, Expect)] = &[
-    (
-        ids::REDUCTION,
-        Expect::F32 {
-            default: REDUCTION_DEFAULT_DB,
-            min: REDUCTION_RANGE_DB.0,
-            max: REDUCTION_RANGE_DB.1,
-        },
-    ),
+    (ids::REDUCTION, float(Settings::REDUCTION_DB)),
     (
         ids::MODE,
         Expect::Enum {
-            ids: &["neural", "classic"],
-            default: "neural",
+            ids: &Mode::IDS,
+            default: Mode::DEFAULT.id(),
         },
     ),
-    (ids::GATE, Expect::Bool(GATE_DEFAULT.enabled)),
-    (
-        ids::GATE_THRESHOLD,
-        Expect::F32 {
-            default: GATE_DEFAULT.threshold,
-            min: 0.0,
-            max: 1.0,
-        },
-    ),
-    (
-        ids::GATE_HOLD,
-        Expect::F32 {
-            default: GATE_DEFAULT.hold_ms,
-            min: GATE_HOLD_RANGE_MS.0,
-            max: GATE_HOLD_RANGE_MS.1,
-        },
-    ),
-    (
-        ids::MIX,
-        Expect::F32 {
-            default: 1.0,
-            min: 0.0,
-            max: 1.0,
-        },
-    ),
+    (ids::GATE, Expect::Bool(VadGate::DEFAULT.enabled)),
+    (ids::GATE_THRESHOLD, float(Settings::GATE_THRESHOLD)),
+    (ids::GATE_HOLD, float(Settings::GATE_HOLD_MS)),
+    (ids::MIX, float(MIX)),
     (ids::BYPASS, Expect::Bool(false)),
 ];
 
@@ -289,7 +230,7 @@ mod tests {
         assert_eq!(report.dropped, 1);
         assert!(report.editor_size_reset);
         assert!(
-            matches!(state.params[ids::REDUCTION], ParamValue::F32(v) if v == REDUCTION_DEFAULT_DB)
+            matches!(state.params[ids::REDUCTION], ParamValue::F32(v) if v == Settings::REDUCTION_DB.default)
         );
         assert!(matches!(state.params[ids::MIX], ParamValue::F32(v) if v == 1.0));
         assert!(matches!(state.params[ids::GATE], ParamValue::Bool(false)));

@@ -1,7 +1,43 @@
-//! Decoding audio (FLAC with claxon, Ogg Vorbis with lewton, WAV with hound) and resampling it.
+//! Decoding audio (FLAC with claxon, Ogg Vorbis with lewton, WAV with hound), writing WAV, and resampling.
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
+
+/// Sample formats [`write_wav`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WavFormat {
+    /// 32-bit IEEE float, unscaled.
+    Float32,
+    /// 16-bit integer, rounded and clamped to full scale (no dither).
+    Int16,
+}
+
+/// Writes `x` (mono) as a WAV file at `rate` Hz.
+pub fn write_wav(path: &Path, rate: u32, x: &[f32], format: WavFormat) -> Result<()> {
+    let (bits, sample_format) = match format {
+        WavFormat::Float32 => (32, hound::SampleFormat::Float),
+        WavFormat::Int16 => (16, hound::SampleFormat::Int),
+    };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        sample_format,
+    };
+    let mut w = hound::WavWriter::create(path, spec)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for &s in x {
+        match format {
+            WavFormat::Float32 => w.write_sample(s)?,
+            WavFormat::Int16 => {
+                w.write_sample((s * 32767.0).round().clamp(-32768.0, 32767.0) as i16)?
+            }
+        }
+    }
+    w.finalize()
+        .with_context(|| format!("finishing {}", path.display()))?;
+    Ok(())
+}
 
 /// Decodes a mono (or first-channel) file to f32 in -1..1 and returns it with its sample rate (Hz).
 pub fn decode(path: &Path) -> Result<(Vec<f32>, u32)> {

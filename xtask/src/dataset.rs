@@ -31,7 +31,7 @@ pub fn sequence(example: &Example) -> Sequence {
     engine.set_mode(MaskMode::Unity);
     let hop = engine.layout().hop;
     let clean_energy =
-        quell_dsp::engine::frame_band_energies(RATE as f32, &example.clean).expect("48 kHz");
+        quell_dsp::offline::frame_band_energies(RATE as f32, &example.clean).expect("48 kHz");
     let mut noisy = example.noisy.clone();
     let frames = noisy.len() / hop;
     let mut seq = Sequence {

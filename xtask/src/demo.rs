@@ -58,17 +58,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&args.out, spec)?;
-    for &s in &noisy {
-        w.write_sample((s * 32767.0).round().clamp(-32768.0, 32767.0) as i16)?;
-    }
-    w.finalize()?;
+    crate::audio::write_wav(&args.out, 48_000, &noisy, crate::audio::WavFormat::Int16)?;
     println!(
         "wrote {} ({:.1} s)",
         args.out.display(),

@@ -8,7 +8,7 @@
 //! 8 kHz is measured at the file's own rate (projection of the output's high band onto the clean one). Speed is
 //! the single-thread real-time factor of the processing alone (CPU seconds per second of audio).
 
-use crate::audio::{decode, resample};
+use crate::audio::{decode, resample, write_wav, WavFormat};
 use crate::stoi::stoi;
 use anyhow::{bail, Context, Result};
 use quell_dsp::metrics::si_sdr;
@@ -16,7 +16,7 @@ use quell_dsp::neural::{self, ModelWeights, NeuralMask};
 use quell_dsp::{Engine, EngineConfig, MaskMode};
 use realfft::RealFftPlanner;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -31,7 +31,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// Quell's maximum attenuation, dB.
-    #[arg(long, default_value_t = quell_dsp::engine::DEFAULT_MAX_ATTENUATION_DB)]
+    #[arg(long, default_value_t = quell_dsp::Settings::REDUCTION_DB.default)]
     pub reduction: f32,
     /// Disable Quell's pitch comb filter (to measure what it adds).
     #[arg(long)]
@@ -128,16 +128,10 @@ fn process(
             }
             engine.set_max_attenuation_db(reduction);
             engine.set_comb_filter(comb);
-            let latency = engine.latency_samples();
-            let mut y = x.to_vec();
-            y.resize(x.len() + latency, 0.0);
-            let hop = engine.layout().hop;
             let t = Instant::now();
-            for block in y.chunks_mut(hop) {
-                engine.process(&mut [block]);
-            }
+            let y = engine.process_buffer_mono(x);
             let cpu = t.elapsed().as_secs_f64();
-            Ok((y.split_off(latency), cpu))
+            Ok((y, cpu))
         }
         System::Nnnoiseless => {
             let x48 = resample(x, rate, 48_000);
@@ -263,9 +257,19 @@ fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> R
         if let Some(dir) = &args.save {
             let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
             let tag = format!("{system:?}").to_lowercase();
-            write16(&dir.join(format!("{stem}.{tag}.wav")), &out16)?;
+            write_wav(
+                &dir.join(format!("{stem}.{tag}.wav")),
+                16_000,
+                &out16,
+                WavFormat::Float32,
+            )?;
             if system == System::Noisy {
-                write16(&dir.join(format!("{stem}.clean.wav")), &clean16)?;
+                write_wav(
+                    &dir.join(format!("{stem}.clean.wav")),
+                    16_000,
+                    &clean16,
+                    WavFormat::Float32,
+                )?;
             }
         }
         let high = high_band(clean, noisy, &out, rate);
@@ -286,21 +290,6 @@ fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> R
         seconds: len as f64 / f64::from(rate),
         scores,
     })
-}
-
-fn write16(path: &Path, x: &[f32]) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 16_000,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec)?;
-    for &s in x {
-        w.write_sample(s)?;
-    }
-    w.finalize()?;
-    Ok(())
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {

@@ -1,6 +1,8 @@
-//! Noisy/clean mixtures made on the fly, with the augmentations of DESIGN.md section 6.
+//! Noisy/clean mixtures made on the fly: random speech and noise segments, SNRs, levels, EQ, reverberation,
+//! band limits and clipping (the augmentations listed in docs/model.md).
 
 use crate::data::{Clip, RATE};
+use quell_dsp::metrics::active_rms;
 use quell_dsp::synth::{self, Rng};
 
 /// One training example: time-aligned clean speech and noisy mixture at 48 kHz.
@@ -31,24 +33,6 @@ fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 
 fn pick<'a, T>(rng: &mut Rng, v: &'a [T]) -> &'a T {
     &v[(rng.next_u64() % v.len() as u64) as usize]
-}
-
-/// RMS over the samples within 40 dB of the clip's peak (the "active" level of speech).
-fn active_rms(x: &[f32]) -> f64 {
-    let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs())) as f64;
-    let thr = peak * 0.01;
-    let (mut s, mut n) = (0.0f64, 0usize);
-    for &v in x {
-        if (v as f64).abs() > thr {
-            s += v as f64 * v as f64;
-            n += 1;
-        }
-    }
-    if n == 0 {
-        0.0
-    } else {
-        (s / n as f64).sqrt()
-    }
 }
 
 fn scale(x: &mut [f32], g: f64) {
@@ -157,7 +141,7 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize) -> (Vec<f32>, f32) {
     let mut first = true;
     while out.len() < len {
         let clip = pick(rng, &pool.speech);
-        let rms = active_rms(&clip.samples);
+        let rms = active_rms(&clip.samples, RATE);
         if rms <= 0.0 {
             continue;
         }
@@ -281,7 +265,11 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize) -> Example {
     } else {
         uniform(rng, -5.0, 30.0)
     };
-    let speech_level = if has_speech { active_rms(&clean) } else { 0.1 };
+    let speech_level = if has_speech {
+        active_rms(&clean, RATE)
+    } else {
+        0.1
+    };
     let noise_rms = quell_dsp::metrics::rms(&noise).max(1e-9);
     scale(
         &mut noise,

@@ -2,11 +2,13 @@
 //! validation speakers and validation noise files of `../shared/data`. The files go under `target/` (never into
 //! the repository: they are cut from the corpus) and are the input of `cargo xtask eval --pairs`.
 
+use crate::audio::{write_wav, WavFormat};
 use crate::data::{self, Clip, RATE};
 use crate::train::load_pool;
-use anyhow::{Context, Result};
+use anyhow::Result;
+use quell_dsp::metrics::active_rms;
 use quell_dsp::synth::Rng;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Options of `cargo xtask pairs`.
 #[derive(clap::Args, Debug)]
@@ -32,33 +34,6 @@ pub struct PairsArgs {
 const SNRS: [f32; 6] = [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0];
 /// Active speech level of every clean file, dBFS.
 const SPEECH_DBFS: f32 = -26.0;
-
-/// The RMS of the loud part of `x` (10 ms frames within 30 dB of the loudest), linear.
-fn active_rms(x: &[f32]) -> f32 {
-    let e: Vec<f32> = x
-        .chunks(480)
-        .map(|c| c.iter().map(|v| v * v).sum::<f32>() / c.len() as f32)
-        .collect();
-    let max = e.iter().copied().fold(0.0, f32::max);
-    let loud: Vec<f32> = e.into_iter().filter(|&v| v > max * 1e-3).collect();
-    (loud.iter().sum::<f32>() / loud.len().max(1) as f32).sqrt()
-}
-
-fn write(path: &Path, x: &[f32]) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("creating {}", path.display()))?;
-    for &s in x {
-        w.write_sample(s)?;
-    }
-    w.finalize()?;
-    Ok(())
-}
 
 /// A uniform index below `n` (n > 0).
 fn below(rng: &mut Rng, n: usize) -> usize {
@@ -114,7 +89,7 @@ pub fn run(args: &PairsArgs) -> Result<()> {
         }
         for i in 0..count {
             let mut clean = utterance(&mut rng, speech);
-            let g = 10f32.powf(SPEECH_DBFS / 20.0) / active_rms(&clean).max(1e-9);
+            let g = 10f32.powf(SPEECH_DBFS / 20.0) / (active_rms(&clean, RATE) as f32).max(1e-9);
             clean.iter_mut().for_each(|v| *v *= g);
             let src = &noise[below(&mut rng, noise.len())].samples;
             let start = below(&mut rng, src.len().max(1));
@@ -122,7 +97,7 @@ pub fn run(args: &PairsArgs) -> Result<()> {
                 .map(|k| src[(start + k) % src.len()])
                 .collect();
             let snr = SNRS[i % SNRS.len()];
-            let speech_power = active_rms(&clean).powi(2);
+            let speech_power = (active_rms(&clean, RATE) as f32).powi(2);
             let noise_power = n.iter().map(|v| v * v).sum::<f32>() / n.len() as f32;
             let gn = (speech_power / noise_power.max(1e-12) / 10f32.powf(snr / 10.0)).sqrt();
             n.iter_mut().for_each(|v| *v *= gn);
@@ -134,8 +109,18 @@ pub fn run(args: &PairsArgs) -> Result<()> {
                 clean.iter_mut().for_each(|v| *v *= s);
             }
             let name = format!("{prefix}-{i:03}-snr{snr:+03.0}.wav");
-            write(&args.out.join("clean").join(&name), &clean)?;
-            write(&args.out.join("noisy").join(&name), &noisy)?;
+            write_wav(
+                &args.out.join("clean").join(&name),
+                RATE,
+                &clean,
+                WavFormat::Float32,
+            )?;
+            write_wav(
+                &args.out.join("noisy").join(&name),
+                RATE,
+                &noisy,
+                WavFormat::Float32,
+            )?;
             written += 1;
         }
     }

@@ -65,9 +65,6 @@ pub struct TrainArgs {
     pub install: bool,
 }
 
-/// First band centred at 8 kHz or above (see `TrainArgs::hf_weight`).
-const HIGH_BANDS: usize = 17;
-
 /// One batch, step-major: `features[t]` is `[B × 42]`, and so on.
 pub struct Batch {
     features: Vec<Vec<f32>>,
@@ -258,13 +255,7 @@ fn validate(
             .expect("48 kHz");
             e.set_model(Some(mask.clone()));
             e.set_mode(mode);
-            let lat = e.latency_samples();
-            let mut x = ex.noisy.clone();
-            x.extend(std::iter::repeat_n(0.0, lat));
-            for c in x.chunks_mut(480) {
-                e.process(&mut [c]);
-            }
-            x.split_off(lat)
+            e.process_buffer_mono(&ex.noisy)
         };
         let (neural, classic) = (run(MaskMode::Neural), run(MaskMode::Classic));
         sin += si_sdr(&ex.clean, &ex.noisy);
@@ -387,7 +378,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                             epoch,
                             b,
                             make_batch(train, seed, epoch, b, size, frames)
-                                .weight_bands_from(HIGH_BANDS, hf_weight),
+                                .weight_bands_from(quell_dsp::bands::FIRST_HIGH_BAND, hf_weight),
                         ))
                         .is_err()
                     {

@@ -3,7 +3,7 @@
 //!
 //! - [`topology`]: the one description of the network's tensors (names, shapes, gate order), shared by the
 //!   trainer's candle-nn model, the weights loader and the int8 runtime.
-//! - [`weights`]: the weights file (safetensors with metadata), loaded and validated with candle.
+//! - [`weights`]: the weights file (safetensors with metadata), read and validated with the `safetensors` crate.
 //! - [`runtime`]: the real-time runtime: weights quantized row-wise to int8 blocks of 32 with one scale each
 //!   (Q8_0's layout) at load, f32 activations, no allocation, no library call, no thread.
 //! - `reference` (feature `train`): the f32 candle-nn definition of the same network, for training and as the

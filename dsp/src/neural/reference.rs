@@ -51,7 +51,7 @@ impl Gru {
     }
 }
 
-/// Recurrent state of a batch: `[B, 24]`, `[B, 48]`, `[B, 96]`.
+/// Recurrent state of a batch: `[B, VAD_HIDDEN]`, `[B, NOISE_HIDDEN]`, `[B, DENOISE_HIDDEN]` (24, 96, 192 units).
 #[derive(Clone)]
 pub struct NetState {
     /// VAD GRU state.

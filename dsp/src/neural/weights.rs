@@ -1,4 +1,5 @@
-//! The weights file: safetensors with metadata, loaded and validated with candle.
+//! The weights file: safetensors with metadata, read and validated with the `safetensors` crate alone (no
+//! tensor library in the plugin or the command line).
 //!
 //! Metadata keys: `quell.format_version` ([`FORMAT_VERSION`]), `quell.topology` ([`TOPOLOGY`]),
 //! `quell.feature_layout` ([`FEATURE_LAYOUT`]) and `quell.training` (free text: data, epochs, figures).
@@ -6,7 +7,7 @@
 //! may be in the file. Any deviation is a typed [`ModelError`] that names the problem.
 
 use super::topology::{index_of, TensorSpec, FEATURE_LAYOUT, FORMAT_VERSION, TENSORS, TOPOLOGY};
-use crate::synth::Rng;
+use crate::rng::Rng;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
@@ -211,35 +212,37 @@ impl ModelWeights {
         }
         let training = meta.get(KEY_TRAINING).cloned().unwrap_or_default();
 
-        let loaded = candle_core::safetensors::load_buffer(bytes, &candle_core::Device::Cpu)
+        let loaded = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| ModelError::Format(e.to_string()))?;
-        let mut names: Vec<&String> = loaded.keys().collect();
+        let mut names = loaded.names();
         names.sort();
         if let Some(extra) = names.iter().find(|n| index_of(n).is_none()) {
-            return Err(ModelError::UnexpectedTensor((*extra).clone()));
+            return Err(ModelError::UnexpectedTensor((*extra).to_string()));
         }
         let mut tensors = Vec::with_capacity(TENSORS.len());
         for spec in &TENSORS {
             let t = loaded
-                .get(spec.name)
-                .ok_or(ModelError::MissingTensor(spec.name))?;
-            if t.dims() != spec.shape().as_slice() {
+                .tensor(spec.name)
+                .map_err(|_| ModelError::MissingTensor(spec.name))?;
+            if t.shape() != spec.shape().as_slice() {
                 return Err(ModelError::Shape {
                     name: spec.name,
                     expected: spec.shape(),
-                    found: t.dims().to_vec(),
+                    found: t.shape().to_vec(),
                 });
             }
-            if t.dtype() != candle_core::DType::F32 {
+            if t.dtype() != safetensors::Dtype::F32 {
                 return Err(ModelError::DType {
                     name: spec.name,
                     found: format!("{:?}", t.dtype()),
                 });
             }
+            // Little-endian f32, as the format defines; the data need not be aligned.
             let v: Vec<f32> = t
-                .flatten_all()
-                .and_then(|t| t.to_vec1())
-                .map_err(|e| ModelError::Format(e.to_string()))?;
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
             tensors.push(v);
         }
         Self::from_vectors(tensors, ModelMetadata { training })

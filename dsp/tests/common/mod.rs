@@ -1,6 +1,8 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code)]
 
+pub mod alloc;
+
 use quell_dsp::synth::Rng;
 use quell_dsp::{Engine, EngineConfig, MaskMode};
 

@@ -25,7 +25,7 @@ use crate::bands::{BandLayout, NB_BANDS};
 use crate::classic::ClassicSuppressor;
 use crate::comb;
 use crate::features::{BandStats, FeatureExtractor};
-use crate::mask::{self, MaskStage};
+use crate::mask::{self, MaskStage, NeuralShaping};
 use crate::neural::{NeuralMask, NeuralState};
 use crate::pitch::{PitchTracker, MAX_LAG};
 use crate::settings::{MaskMode, Settings, VadGate};
@@ -67,6 +67,7 @@ pub struct Engine {
     neural: Option<NeuralMask>,
     neural_state: NeuralState,
     mask: MaskStage,
+    shaping: NeuralShaping,
     mode: MaskMode,
     comb_enabled: bool,
     info: FrameInfo,
@@ -105,6 +106,7 @@ impl Engine {
             neural: None,
             neural_state: NeuralState::new(),
             mask: MaskStage::new(bins),
+            shaping: NeuralShaping::DEFAULT,
             mode: Settings::DEFAULT.mode,
             comb_enabled: true,
             info: FrameInfo::default(),
@@ -207,6 +209,12 @@ impl Engine {
         self.mask.max_attenuation_db()
     }
 
+    /// Replaces the shaping of the network's gains (default [`NeuralShaping::DEFAULT`], the shipped constants).
+    /// For evaluations that re-check those constants; a product has no reason to call it. Does not allocate.
+    pub fn set_neural_shaping(&mut self, shaping: NeuralShaping) {
+        self.shaping = shaping;
+    }
+
     /// Enables or disables the pitch comb filter (on by default). Does not allocate.
     pub fn set_comb_filter(&mut self, enabled: bool) {
         self.comb_enabled = enabled;
@@ -301,7 +309,13 @@ impl Engine {
                 // The classic suppressor runs too: it refines the band gains per bin, and its noise estimate
                 // stays current, so a switch to classic mode starts from a learnt noise floor.
                 self.classic.process(&self.power, &mut self.bin_scratch);
-                mask::refine_neural(&self.bands, &mut band, &self.bin_scratch, &mut self.gains);
+                mask::refine_neural(
+                    &self.bands,
+                    &self.shaping,
+                    &mut band,
+                    &self.bin_scratch,
+                    &mut self.gains,
+                );
             }
             (MaskMode::Classic, _) | (MaskMode::Neural, None) => {
                 self.classic.process(&self.power, &mut self.gains)

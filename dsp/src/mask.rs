@@ -44,31 +44,55 @@ pub fn db_to_gain(db: f32) -> f32 {
     10f32.powf(db / 20.0)
 }
 
-/// Clamps the network's band gains to 0..=1 and applies [`NEURAL_HIGH_BAND_EXPONENT`] from 8 kHz up.
-/// Does not allocate.
-pub fn shape_neural_gains(band: &mut [f32; NB_BANDS]) {
+/// The two constants that shape the network's gains, as one value, so that an evaluation can re-check them
+/// without a rebuild ([`crate::Engine::set_neural_shaping`]). Plain data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NeuralShaping {
+    /// Power of the classic per-bin gain in the refinement (linear exponent; 0 = band gains alone).
+    pub classic_weight: f32,
+    /// Power of the band gains from 8 kHz up (linear exponent; 1 = as the network says).
+    pub high_band_exponent: f32,
+}
+
+impl NeuralShaping {
+    /// The shipped values: [`NEURAL_CLASSIC_WEIGHT`] and [`NEURAL_HIGH_BAND_EXPONENT`].
+    pub const DEFAULT: NeuralShaping = NeuralShaping {
+        classic_weight: NEURAL_CLASSIC_WEIGHT,
+        high_band_exponent: NEURAL_HIGH_BAND_EXPONENT,
+    };
+}
+
+impl Default for NeuralShaping {
+    fn default() -> Self {
+        NeuralShaping::DEFAULT
+    }
+}
+
+/// Clamps the network's band gains to 0..=1 and applies `high_band_exponent` from 8 kHz up. Does not allocate.
+pub fn shape_neural_gains(band: &mut [f32; NB_BANDS], high_band_exponent: f32) {
     for g in &mut band[..FIRST_HIGH_BAND] {
         *g = g.clamp(0.0, 1.0);
     }
     for g in &mut band[FIRST_HIGH_BAND..] {
-        *g = g.clamp(0.0, 1.0).powf(NEURAL_HIGH_BAND_EXPONENT);
+        *g = g.clamp(0.0, 1.0).powf(high_band_exponent);
     }
 }
 
 /// The per-bin gains of neural mode: the network's band gains `band` (shaped in place by
 /// [`shape_neural_gains`]) interpolated to bins, each bin multiplied by the classic gain `classic` of that bin
-/// to the power [`NEURAL_CLASSIC_WEIGHT`]. Writes `gains` (one per bin). Does not allocate.
+/// to the power `shaping.classic_weight`. Writes `gains` (one per bin). Does not allocate.
 pub fn refine_neural(
     bands: &BandLayout,
+    shaping: &NeuralShaping,
     band: &mut [f32; NB_BANDS],
     classic: &[f32],
     gains: &mut [f32],
 ) {
-    shape_neural_gains(band);
+    shape_neural_gains(band, shaping.high_band_exponent);
     // Absent bands (above Nyquist) have no target; the interpolation holds the last present band's gain.
     bands.interpolate(band, gains);
     for (g, c) in gains.iter_mut().zip(classic) {
-        *g *= c.powf(NEURAL_CLASSIC_WEIGHT);
+        *g *= c.powf(shaping.classic_weight);
     }
 }
 
@@ -286,7 +310,7 @@ mod tests {
         let mut band = [0.5; NB_BANDS];
         band[0] = 1.5;
         band[1] = -0.5;
-        shape_neural_gains(&mut band);
+        shape_neural_gains(&mut band, NEURAL_HIGH_BAND_EXPONENT);
         assert_eq!(band[0], 1.0);
         assert_eq!(band[1], 0.0);
         assert!(band[2..FIRST_HIGH_BAND].iter().all(|&g| g == 0.5));
@@ -301,7 +325,13 @@ mod tests {
         let mut band = [1.0; NB_BANDS];
         let classic = vec![0.25f32; layout.bins];
         let mut gains = vec![0.0f32; layout.bins];
-        refine_neural(&bands, &mut band, &classic, &mut gains);
+        refine_neural(
+            &bands,
+            &NeuralShaping::DEFAULT,
+            &mut band,
+            &classic,
+            &mut gains,
+        );
         let expected = 0.25f32.powf(NEURAL_CLASSIC_WEIGHT);
         assert!(gains.iter().all(|&g| (g - expected).abs() < 1e-6));
     }

@@ -19,8 +19,12 @@ pub struct Entry {
     pub category: String,
     /// `train` or `val`.
     pub split: String,
+    /// Speaker id (speech; empty for noise).
+    pub speaker: String,
     /// Stored sample rate, Hz.
     pub stored_rate: u32,
+    /// Duration, seconds.
+    pub duration_s: f64,
 }
 
 /// Reads `manifest.csv` in `root`.
@@ -36,13 +40,15 @@ pub fn manifest(root: &Path) -> Result<Vec<Entry>> {
             .position(|h| *h == name)
             .with_context(|| format!("manifest has no '{name}' column"))
     };
-    let (c_path, c_kind, c_cat, c_split, c_rate) = (
+    let (c_path, c_kind, c_cat, c_split, c_speaker, c_rate) = (
         col("path")?,
         col("kind")?,
         col("category")?,
         col("split")?,
+        col("speaker")?,
         col("stored_rate")?,
     );
+    let c_duration = col("duration_s")?;
     let mut out = Vec::new();
     for (i, line) in lines.enumerate() {
         if line.trim().is_empty() {
@@ -62,9 +68,13 @@ pub fn manifest(root: &Path) -> Result<Vec<Entry>> {
             kind: f[c_kind].clone(),
             category: f[c_cat].clone(),
             split: f[c_split].clone(),
+            speaker: f[c_speaker].clone(),
             stored_rate: f[c_rate]
                 .parse()
                 .with_context(|| format!("manifest line {}: stored_rate", i + 2))?,
+            duration_s: f[c_duration]
+                .parse()
+                .with_context(|| format!("manifest line {}: duration_s", i + 2))?,
         });
     }
     Ok(out)
@@ -90,12 +100,18 @@ fn split_csv(line: &str) -> Vec<String> {
 }
 
 /// A decoded clip at 48 kHz.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Clip {
     /// Samples at [`RATE`].
     pub samples: Vec<f32>,
     /// Highest frequency the source can hold (half its stored rate), Hz.
     pub bandwidth_hz: f32,
+    /// Path of the source file relative to the data folder (empty for generated clips).
+    pub path: String,
+    /// The manifest's category (`full-band`, `babble`, `keyboard`, ...).
+    pub category: String,
+    /// Speaker id (speech; empty for noise).
+    pub speaker: String,
 }
 
 /// Decodes and resamples `entries` (relative to `root`) on `threads` threads, calling `progress` after each.
@@ -122,6 +138,9 @@ pub fn load(
                             Ok(Clip {
                                 samples: resample(&x, rate, RATE),
                                 bandwidth_hz: e.stored_rate.min(rate) as f32 / 2.0,
+                                path: e.path.clone(),
+                                category: e.category.clone(),
+                                speaker: e.speaker.clone(),
                             })
                         })
                         .collect::<Result<Vec<Clip>>>()

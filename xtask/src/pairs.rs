@@ -1,13 +1,23 @@
-//! `cargo xtask pairs`: writes the held-out evaluation set, clean/noisy WAV pairs mixed only from the
-//! validation speakers and validation noise files of `../shared/data`. The files go under `target/` (never into
-//! the repository: they are cut from the corpus) and are the input of `cargo xtask eval --pairs`.
+//! `cargo xtask pairs`: writes clean/noisy WAV pairs of one evaluation half ([`crate::halves`]): the tuning
+//! half for choosing constants and models, the report half for the figures in docs. The two share no speaker
+//! and no noise recording. The files go under `target/` (never into the repository: they are cut from the
+//! corpus) and are the input of `cargo xtask eval --pairs`.
+//!
+//! Every pair has a noise category (typing, babble, music, stationary, non-stationary, synthetic), an SNR
+//! (−5 to 20 dB, from the active speech level) and a room condition: a third of the pairs put the speech
+//! through a synthetic room (reverberation of 0.3–0.9 s) before the noise, and then the reverberant speech is
+//! the reference (Quell and its peers are suppressors, not de-reverberators). `pairs.csv` beside `clean/` and
+//! `noisy/` records all of it, and `cargo xtask eval` groups its results by it.
 
 use crate::audio::{write_wav, WavFormat};
 use crate::data::{self, Clip, RATE};
-use crate::train::load_pool;
-use anyhow::Result;
+use crate::halves::Half;
+use crate::mix::{add_typing, reverb, uniform};
+use crate::train::{load_pool, Select};
+use anyhow::{bail, Context, Result};
 use quell_dsp::metrics::active_rms;
-use quell_dsp::synth::Rng;
+use quell_dsp::synth::{self, Rng};
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// Options of `cargo xtask pairs`.
@@ -16,14 +26,17 @@ pub struct PairsArgs {
     /// The corpus folder (with manifest.csv).
     #[arg(long, default_value = "../shared/data")]
     pub data: PathBuf,
-    /// Where to write clean/ and noisy/.
-    #[arg(long, default_value = "target/eval-pairs")]
-    pub out: PathBuf,
-    /// Pairs made from band-limited (16 kHz) speech.
-    #[arg(long, default_value_t = 40)]
+    /// Which half to mix from: `report` (figures in docs) or `tuning` (choosing constants and models).
+    #[arg(long, value_enum, default_value_t = Half::Report)]
+    pub half: Half,
+    /// Where to write clean/, noisy/ and pairs.csv (default: target/pairs-HALF).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Pairs made from band-limited (16 kHz) speech (36 = every category at every SNR once).
+    #[arg(long, default_value_t = 72)]
     pub narrow: usize,
-    /// Pairs made from full-band speech mixed with full-band noise.
-    #[arg(long, default_value_t = 24)]
+    /// Pairs made from full-band speech.
+    #[arg(long, default_value_t = 72)]
     pub full: usize,
     /// Seed of the mixing choices.
     #[arg(long, default_value_t = 2026)]
@@ -31,7 +44,16 @@ pub struct PairsArgs {
 }
 
 /// SNRs cycled through, dB.
-const SNRS: [f32; 6] = [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0];
+pub const SNRS: [f32; 6] = [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0];
+/// Noise categories cycled through, as named in pair names and `pairs.csv`.
+pub const CATEGORIES: [&str; 6] = [
+    "typing",
+    "babble",
+    "music",
+    "stationary",
+    "nonstationary",
+    "synthetic",
+];
 /// Active speech level of every clean file, dBFS.
 const SPEECH_DBFS: f32 = -26.0;
 
@@ -40,21 +62,109 @@ fn below(rng: &mut Rng, n: usize) -> usize {
     ((rng.uniform() * n as f64) as usize).min(n.saturating_sub(1))
 }
 
-/// Concatenates random clips of `speech` until at least 4 s (at most 8 s).
-fn utterance(rng: &mut Rng, speech: &[&Clip]) -> Vec<f32> {
+/// Concatenates random clips of `speech` until at least 4 s (at most 8 s); returns it with the speakers used.
+fn utterance(rng: &mut Rng, speech: &[&Clip]) -> (Vec<f32>, Vec<String>) {
     let mut out = Vec::new();
+    let mut speakers: Vec<String> = Vec::new();
     while out.len() < 4 * RATE as usize {
         let clip = speech[below(rng, speech.len())];
-        out.extend_from_slice(&clip.samples);
+        // 5 ms fades, so that the joins between clips do not click (a click would add a broadband edge that
+        // is neither speech nor noise).
+        let fade = (RATE as usize / 200).min(clip.samples.len() / 2).max(1);
+        let n = clip.samples.len();
+        out.extend(clip.samples.iter().enumerate().map(|(i, &v)| {
+            let edge = i.min(n - 1 - i);
+            if edge < fade {
+                v * edge as f32 / fade as f32
+            } else {
+                v
+            }
+        }));
+        if !speakers.contains(&clip.speaker) {
+            speakers.push(clip.speaker.clone());
+        }
     }
     out.truncate(8 * RATE as usize);
-    out
+    (out, speakers)
+}
+
+/// A segment of `len` samples of one recording of `clips`, looped if short; returns it with its path.
+fn recording(rng: &mut Rng, clips: &[&Clip], len: usize) -> (Vec<f32>, String) {
+    let clip = clips[below(rng, clips.len())];
+    let src = &clip.samples;
+    let start = below(rng, src.len().max(1));
+    let x = (0..len).map(|k| src[(start + k) % src.len()]).collect();
+    (x, clip.path.clone())
+}
+
+/// Noise of `category` for `len` samples, and a description of its source.
+fn noise(
+    rng: &mut Rng,
+    category: &str,
+    pool: &crate::mix::Pool,
+    len: usize,
+) -> Result<(Vec<f32>, String)> {
+    let of =
+        |cat: &str| -> Vec<&Clip> { pool.noise.iter().filter(|c| c.category == cat).collect() };
+    Ok(match category {
+        "typing" => {
+            let packs = of("keyboard");
+            if !pool.clicks.is_empty() && (packs.is_empty() || rng.uniform() < 0.5) {
+                // Typing made of the half's single key clips: 4–10 keys per second, ±8 dB from key to key.
+                let mut x = vec![0.0f32; len];
+                let keys = uniform(rng, 4.0, 10.0);
+                add_typing(rng, &pool.clicks, &mut x, keys, 1.0);
+                (x, format!("key clips at {keys:.1}/s"))
+            } else if !packs.is_empty() {
+                recording(rng, &packs, len)
+            } else {
+                bail!("no keyboard recordings or key clips in this half");
+            }
+        }
+        "synthetic" => match rng.next_u64() % 4 {
+            0 => (synth::white(rng, len, -20.0), "white".into()),
+            1 => (synth::pink(rng, len, -20.0), "pink".into()),
+            2 => (synth::brown(rng, len, -20.0), "brown".into()),
+            _ => {
+                let f = if rng.uniform() < 0.5 { 50.0 } else { 60.0 };
+                let mut h = synth::hum(RATE as f32, len, f, 8, -20.0);
+                let buzz = synth::white(rng, len, -40.0);
+                h.iter_mut().zip(&buzz).for_each(|(a, b)| *a += b);
+                (h, format!("{f} Hz hum and hiss"))
+            }
+        },
+        cat => {
+            let clips = of(cat);
+            if clips.is_empty() {
+                bail!("no {cat} recordings in this half");
+            }
+            recording(rng, &clips, len)
+        }
+    })
 }
 
 /// Runs the command.
 pub fn run(args: &PairsArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("target/pairs-{}", args.half.name())));
     let entries = data::manifest(&args.data)?;
-    let pool = load_pool(&args.data, &entries, "val")?;
+    let select = Select::Half(args.half);
+    let speech_entries: Vec<&data::Entry> = entries
+        .iter()
+        .filter(|e| e.kind == "speech" && select.takes(e))
+        .collect();
+    let mut speakers: Vec<&str> = speech_entries.iter().map(|e| e.speaker.as_str()).collect();
+    speakers.sort_unstable();
+    speakers.dedup();
+    println!(
+        "{} half: {} speakers, {:.1} min of speech",
+        args.half.name(),
+        speakers.len(),
+        speech_entries.iter().map(|e| e.duration_s).sum::<f64>() / 60.0
+    );
+    let pool = load_pool(&args.data, &entries, select)?;
     let narrow: Vec<&Clip> = pool
         .speech
         .iter()
@@ -65,38 +175,30 @@ pub fn run(args: &PairsArgs) -> Result<()> {
         .iter()
         .filter(|c| c.bandwidth_hz >= 20_000.0)
         .collect();
-    let all_noise: Vec<&Clip> = pool.noise.iter().collect();
-    let full_noise: Vec<&Clip> = pool
-        .noise
-        .iter()
-        .filter(|c| c.bandwidth_hz >= 20_000.0)
-        .collect();
     for sub in ["clean", "noisy"] {
-        std::fs::create_dir_all(args.out.join(sub))?;
+        std::fs::create_dir_all(out.join(sub))?;
     }
-    let mut rng = Rng::new(args.seed);
-    let groups = [
-        ("nb", args.narrow, &narrow, &all_noise),
-        ("fb", args.full, &full, &full_noise),
-    ];
+    let mut rng = Rng::new(args.seed ^ (args.half as u64) << 32);
+    let mut csv = String::from("name,half,speech,category,room,snr_db,speakers,noise\n");
     let mut written = 0;
-    for (prefix, count, speech, noise) in groups {
-        if count > 0 && (speech.is_empty() || noise.is_empty()) {
-            anyhow::bail!(
-                "no validation {prefix} speech or noise in {}",
-                args.data.display()
-            );
+    for (group, count, speech) in [("nb", args.narrow, &narrow), ("fb", args.full, &full)] {
+        if count > 0 && speech.is_empty() {
+            bail!("no {group} speech in the {} half", args.half.name());
         }
         for i in 0..count {
-            let mut clean = utterance(&mut rng, speech);
+            let category = CATEGORIES[i % CATEGORIES.len()];
+            let snr = SNRS[(i / CATEGORIES.len()) % SNRS.len()];
+            let room = rng.uniform() < 1.0 / 3.0;
+            let (mut clean, speakers) = utterance(&mut rng, speech);
+            if room {
+                let rt60 = uniform(&mut rng, 0.3, 0.9);
+                let wet = uniform(&mut rng, 0.3, 0.7);
+                reverb(&mut clean, &mut rng, rt60, wet);
+            }
             let g = 10f32.powf(SPEECH_DBFS / 20.0) / (active_rms(&clean, RATE) as f32).max(1e-9);
             clean.iter_mut().for_each(|v| *v *= g);
-            let src = &noise[below(&mut rng, noise.len())].samples;
-            let start = below(&mut rng, src.len().max(1));
-            let mut n: Vec<f32> = (0..clean.len())
-                .map(|k| src[(start + k) % src.len()])
-                .collect();
-            let snr = SNRS[i % SNRS.len()];
+            let (mut n, source) = noise(&mut rng, category, &pool, clean.len())
+                .with_context(|| format!("{} half, {category}", args.half.name()))?;
             let speech_power = (active_rms(&clean, RATE) as f32).powi(2);
             let noise_power = n.iter().map(|v| v * v).sum::<f32>() / n.len() as f32;
             let gn = (speech_power / noise_power.max(1e-12) / 10f32.powf(snr / 10.0)).sqrt();
@@ -108,22 +210,35 @@ pub fn run(args: &PairsArgs) -> Result<()> {
                 noisy.iter_mut().for_each(|v| *v *= s);
                 clean.iter_mut().for_each(|v| *v *= s);
             }
-            let name = format!("{prefix}-{i:03}-snr{snr:+03.0}.wav");
+            let condition = if room { "room" } else { "dry" };
+            let name = format!("{group}-{i:03}-{category}-{condition}-snr{snr:+03.0}.wav");
             write_wav(
-                &args.out.join("clean").join(&name),
+                &out.join("clean").join(&name),
                 RATE,
                 &clean,
                 WavFormat::Float32,
             )?;
             write_wav(
-                &args.out.join("noisy").join(&name),
+                &out.join("noisy").join(&name),
                 RATE,
                 &noisy,
                 WavFormat::Float32,
             )?;
+            writeln!(
+                csv,
+                "{name},{},{group},{category},{room},{snr},{},{}",
+                args.half.name(),
+                speakers.join(" "),
+                source.replace(',', " ")
+            )?;
             written += 1;
         }
     }
-    println!("wrote {written} pairs to {}", args.out.display());
+    std::fs::write(out.join("pairs.csv"), csv)?;
+    println!(
+        "wrote {written} pairs of the {} half to {}",
+        args.half.name(),
+        out.display()
+    );
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::data::{self, Clip, RATE};
 use crate::dataset::{sequence, Sequence};
+use crate::halves::{self, Half};
 use crate::mix::{self, Pool};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -45,6 +46,9 @@ pub struct TrainArgs {
     /// Seed of everything random (data, initialisation).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Share of training examples with typing (key clips) in their noise, 0..=1.
+    #[arg(long, default_value_t = mix::TYPING)]
+    pub typing: f64,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -168,35 +172,68 @@ fn make_batch(
     batch: usize,
     size: usize,
     frames: usize,
+    typing: f64,
 ) -> Batch {
     let seqs: Vec<Sequence> = (0..size)
         .map(|i| {
             let mut rng = examples_rng(seed, epoch, batch, i);
-            sequence(&mix::example(&mut rng, pool, frames * RATE as usize / 100))
+            sequence(&mix::example(
+                &mut rng,
+                pool,
+                frames * RATE as usize / 100,
+                typing,
+            ))
         })
         .collect();
     Batch::new(&seqs)
 }
 
-fn split(entries: &[data::Entry], kind: &str, split: &str, clips: bool) -> Vec<data::Entry> {
+/// Which part of the corpus a pool is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Select {
+    /// The `train` split without the tuning half ([`halves::is_training`]).
+    Training,
+    /// One evaluation half.
+    Half(Half),
+}
+
+impl Select {
+    /// Whether `e` belongs to this selection.
+    pub(crate) fn takes(self, e: &data::Entry) -> bool {
+        match self {
+            Select::Training => halves::is_training(e),
+            Select::Half(h) => halves::half_of(e) == Some(h),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Select::Training => "training",
+            Select::Half(h) => h.name(),
+        }
+    }
+}
+
+fn split(entries: &[data::Entry], kind: &str, select: Select, clips: bool) -> Vec<data::Entry> {
     entries
         .iter()
-        .filter(|e| e.kind == kind && e.split == split && (e.category == "keyboard_clips") == clips)
+        .filter(|e| e.kind == kind && select.takes(e) && (e.category == "keyboard_clips") == clips)
         .cloned()
         .collect()
 }
 
-pub(crate) fn load_pool(root: &Path, entries: &[data::Entry], which: &str) -> Result<Pool> {
-    let speech = split(entries, "speech", which, false);
-    let noise = split(entries, "noise", which, false);
-    let clicks = split(entries, "noise", which, true);
+/// Decodes the speech, noise and key clips of `select`. Allocates.
+pub(crate) fn load_pool(root: &Path, entries: &[data::Entry], select: Select) -> Result<Pool> {
+    let speech = split(entries, "speech", select, false);
+    let noise = split(entries, "noise", select, false);
+    let clicks = split(entries, "noise", select, true);
     let total = speech.len() + noise.len() + clicks.len();
     let bar = ProgressBar::new(total as u64).with_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files {elapsed}")
             .unwrap()
             .progress_chars("=> "),
     );
-    bar.set_prefix(format!("loading {which}"));
+    bar.set_prefix(format!("loading {}", select.name()));
     let tick = || bar.inc(1);
     let pool = Pool {
         speech: data::load(root, &speech, 2, &tick)?,
@@ -205,7 +242,7 @@ pub(crate) fn load_pool(root: &Path, entries: &[data::Entry], which: &str) -> Re
     };
     bar.finish();
     if pool.speech.is_empty() || pool.noise.is_empty() {
-        bail!("no {which} speech or noise in {}", root.display());
+        bail!("no {} speech or noise in {}", select.name(), root.display());
     }
     Ok(pool)
 }
@@ -301,8 +338,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let entries = data::manifest(&args.data)?;
-    let train = load_pool(&args.data, &entries, "train")?;
-    let val_pool = load_pool(&args.data, &entries, "val")?;
+    let train = load_pool(&args.data, &entries, Select::Training)?;
+    // Per-epoch validation (and any choice made from it) uses the tuning half, never the report half.
+    let val_pool = load_pool(&args.data, &entries, Select::Half(Half::Tuning))?;
     let summary = format!(
         "train: {:.2} h speech ({} clips), {:.2} h noise ({} files), {} key clips; val: {:.2} h speech, {:.2} h noise",
         hours(&train.speech),
@@ -346,7 +384,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let val: Vec<(mix::Example, Sequence)> = (0..args.val_examples)
         .map(|i| {
             let mut rng = Rng::new(0x5EED_0000 + i as u64);
-            let ex = mix::example(&mut rng, &val_pool, 4 * RATE as usize);
+            let ex = mix::example(&mut rng, &val_pool, 4 * RATE as usize, mix::TYPING);
             let seq = sequence(&ex);
             (ex, seq)
         })
@@ -360,7 +398,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     // Batches are produced on a second thread while this one trains.
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Batch)>(4);
-    let hf_weight = args.hf_weight;
+    let (hf_weight, typing) = (args.hf_weight, args.typing);
     let (seed, batches, size, frames, epochs) = (
         args.seed,
         args.batches,
@@ -377,7 +415,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                         .send((
                             epoch,
                             b,
-                            make_batch(train, seed, epoch, b, size, frames)
+                            make_batch(train, seed, epoch, b, size, frames, typing)
                                 .weight_bands_from(quell_dsp::bands::FIRST_HIGH_BAND, hf_weight),
                         ))
                         .is_err()
@@ -477,6 +515,7 @@ mod tests {
         let clip = |samples: Vec<f32>| Clip {
             samples,
             bandwidth_hz: 24_000.0,
+            ..Clip::default()
         };
         let mut rng = Rng::new(3);
         Pool {
@@ -516,7 +555,7 @@ mod tests {
         let device = Device::Cpu;
         let varmap = VarMap::new();
         let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device)).unwrap();
-        let batch = make_batch(&pool, 5, 0, 0, 4, 30);
+        let batch = make_batch(&pool, 5, 0, 0, 4, 30, mix::TYPING);
         let loss = |w: f32| {
             batch_loss(&net, &batch, w, &device)
                 .unwrap()
@@ -546,13 +585,13 @@ mod tests {
             },
         )
         .unwrap();
-        let probe = make_batch(&pool, 99, 0, 0, 8, 60);
+        let probe = make_batch(&pool, 99, 0, 0, 8, 60, mix::TYPING);
         let before = batch_loss(&net, &probe, log_weight, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
         for b in 0..25 {
-            let batch = make_batch(&pool, 1, 0, b, 8, 60);
+            let batch = make_batch(&pool, 1, 0, b, 8, 60, mix::TYPING);
             let loss = batch_loss(&net, &batch, log_weight, &device).unwrap();
             opt.backward_step(&loss).unwrap();
         }

@@ -24,6 +24,7 @@
 use crate::delay::DelayLine;
 use crate::meters::{peak, peak_of, MeterFrame, MeterTap};
 use quell_dsp::neural::NeuralMask;
+use quell_dsp::stft::sanitize;
 use quell_dsp::{DspError, Engine, EngineConfig, MaskMode};
 
 /// Duration of a dry/wet mix change, seconds.
@@ -236,10 +237,14 @@ impl Processor {
         while pos < len {
             // Sub-blocks end where the engine's frames do, so that at most one frame completes per sub-block.
             let n = (len - pos).min(engine.samples_until_frame());
-            // Keep the dry input, then process the wet signal in place.
+            // Keep the dry input, then process the wet signal in place. The dry copy is sanitised as the engine
+            // sanitises its own input (NaN/Inf become silence, ±1000 clamp), so that neither a mix below 100 %
+            // nor the bypass crossfade lets a non-finite sample through.
             for (c, s) in self.scratch.iter_mut().enumerate() {
                 if c < used {
-                    s[..n].copy_from_slice(&audio[c][pos..pos + n]);
+                    for (d, x) in s[..n].iter_mut().zip(&audio[c][pos..pos + n]) {
+                        *d = sanitize(*x);
+                    }
                 } else {
                     s[..n].fill(0.0);
                 }
@@ -519,5 +524,32 @@ mod tests {
         let (i, o) = shared.take_peaks();
         assert_eq!(i, expected);
         assert!(o < i);
+    }
+
+    #[test]
+    fn non_finite_input_never_reaches_the_output_through_the_dry_path() {
+        for (mix, bypass) in [(0.5, false), (0.0, false), (1.0, true)] {
+            let mut p = Processor::new(48_000.0, 2, None);
+            p.jump_to(&settings(mix, bypass));
+            let mut x = noise(3, 9_600);
+            for i in (100..9_600).step_by(97) {
+                x[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][i % 3];
+            }
+            let mut left = x.clone();
+            let mut right = x.clone();
+            p.process(
+                &mut [&mut left[..], &mut right[..]],
+                &settings(mix, bypass),
+                None,
+            );
+            assert!(
+                left.iter().chain(&right).all(|v| v.is_finite()),
+                "mix {mix} bypass {bypass}"
+            );
+            // Toggling bypass (a crossfade through the dry path) stays finite too.
+            let mut y = x.clone();
+            p.process(&mut [&mut y[..]], &settings(mix, !bypass), None);
+            assert!(y.iter().all(|v| v.is_finite()));
+        }
     }
 }

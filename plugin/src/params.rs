@@ -26,6 +26,8 @@ pub mod ids {
     pub const MIX: &str = "mix";
     /// The host's bypass.
     pub const BYPASS: &str = "bypass";
+    /// What is heard: the voice (normal) or what was removed.
+    pub const LISTEN: &str = "listen";
     /// Persisted editor size (JSON `{"width":…,"height":…}`, logical pixels).
     pub const EDITOR_SIZE: &str = "editor-size";
 }
@@ -75,6 +77,25 @@ impl Default for EditorSize {
             height: 560,
         }
     }
+}
+
+/// What the main output carries.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// The processed voice (normal use).
+    #[id = "voice"]
+    #[name = "Voice"]
+    Voice,
+    /// What Quell removes: the input delayed by the latency minus the voice output. For checking that no
+    /// speech is being taken; never leave it on in a mix.
+    #[id = "removed"]
+    #[name = "Removed"]
+    Removed,
+}
+
+impl Listen {
+    /// The saved ids of the variants, in variant order (a test ties them to the `#[id]` attributes).
+    pub const IDS: [&'static str; 2] = ["voice", "removed"];
 }
 
 /// Where the suppression mask comes from.
@@ -145,6 +166,9 @@ pub struct QuellParams {
     /// The host's bypass: a click-free crossfade to the input delayed by the latency.
     #[id = "bypass"]
     pub bypass: BoolParam,
+    /// What the output carries: the voice, or what is removed (crossfaded over 20 ms when switched).
+    #[id = "listen"]
+    pub listen: EnumParam<Listen>,
 }
 
 impl Default for QuellParams {
@@ -198,6 +222,7 @@ impl Default for QuellParams {
             .with_value_to_string(formatters::v2s_f32_percentage(0))
             .with_string_to_value(formatters::s2v_f32_percentage()),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
+            listen: EnumParam::new("Listen", Listen::Voice),
         }
     }
 }
@@ -217,6 +242,7 @@ impl QuellParams {
             },
             mix: self.mix.value(),
             bypass: self.bypass.value(),
+            listen_removed: self.listen.value() == Listen::Removed,
         }
     }
 }
@@ -230,6 +256,7 @@ mod tests {
         assert_eq!(Mode::ids(), Some(&Mode::IDS[..]));
         assert_eq!(Mode::DEFAULT.mask_mode(), Settings::DEFAULT_MODE);
         assert_eq!(Mode::from_index(0).id(), Mode::IDS[0]);
+        assert_eq!(Listen::ids(), Some(&Listen::IDS[..]));
     }
 
     #[test]
@@ -238,6 +265,6 @@ mod tests {
         let s = p.settings();
         assert_eq!(s.engine, Settings::DEFAULT);
         assert_eq!(s.mix, MIX.default);
-        assert!(!s.bypass);
+        assert!(!s.bypass && !s.listen_removed);
     }
 }

@@ -9,7 +9,9 @@
 //! out = dry_delayed + (wet − dry_delayed) · w
 //! ```
 //!
-//! `w = 0` gives exactly the delayed input (bit for bit), `w = 1` exactly the engine's output. Mix and bypass
+//! `w = 0` gives exactly the delayed input (bit for bit), `w = 1` exactly the engine's output. The listen switch
+//! then gives either that voice `y` or what is removed, `dry_delayed − y`, crossfaded over
+//! [`LISTEN_RAMP_SECONDS`] (`out = y + (dry_delayed − 2y) · l`); bypass overrides it. Mix and bypass
 //! move linearly over [`MIX_RAMP_SECONDS`] and [`BYPASS_RAMP_SECONDS`]: dry and wet are time-aligned and highly
 //! correlated, so a linear crossfade keeps the level and has no click. The engine keeps running while bypassed
 //! so that leaving bypass resumes from a settled noise estimate instead of re-adapting.
@@ -31,6 +33,8 @@ use quell_dsp::{DspError, Engine, EngineConfig, MaskMode};
 pub const MIX_RAMP_SECONDS: f32 = 0.02;
 /// Duration of the bypass crossfade, seconds.
 pub const BYPASS_RAMP_SECONDS: f32 = 0.02;
+/// Duration of the crossfade between listening to the voice and to what is removed, seconds.
+pub const LISTEN_RAMP_SECONDS: f32 = 0.02;
 
 /// The parameter values the processor applies: the engine's settings plus the plugin's mix and bypass. Plain
 /// data.
@@ -42,6 +46,9 @@ pub struct PluginSettings {
     pub mix: f32,
     /// The host's bypass.
     pub bypass: bool,
+    /// Whether the output carries what is removed (the delayed input minus the voice) instead of the voice.
+    /// Bypass overrides it: a bypassed plugin always passes the delayed input.
+    pub listen_removed: bool,
 }
 
 impl Default for PluginSettings {
@@ -50,6 +57,7 @@ impl Default for PluginSettings {
             engine: quell_dsp::Settings::DEFAULT,
             mix: crate::params::MIX.default,
             bypass: false,
+            listen_removed: false,
         }
     }
 }
@@ -123,6 +131,7 @@ pub struct Processor {
     sample_rate: f32,
     mix: Ramp,
     bypass: Ramp,
+    listen: Ramp,
     applied: Option<PluginSettings>,
     last_frame: u64,
 }
@@ -158,6 +167,7 @@ impl Processor {
             sample_rate: rate,
             mix: Ramp::new(settings.mix, MIX_RAMP_SECONDS * rate),
             bypass: Ramp::new(0.0, BYPASS_RAMP_SECONDS * rate),
+            listen: Ramp::new(0.0, LISTEN_RAMP_SECONDS * rate),
             applied: None,
             last_frame: 0,
         }
@@ -189,6 +199,8 @@ impl Processor {
         self.apply(settings);
         self.mix.jump(clean_mix(settings.mix));
         self.bypass.jump(if settings.bypass { 1.0 } else { 0.0 });
+        self.listen
+            .jump(if settings.listen_removed { 1.0 } else { 0.0 });
     }
 
     /// Clears all audio history (engine, dry path, ramps settle on their targets). Does not allocate.
@@ -200,6 +212,7 @@ impl Processor {
         self.last_frame = 0;
         self.mix.jump(self.mix.target);
         self.bypass.jump(self.bypass.target);
+        self.listen.jump(self.listen.target);
     }
 
     fn apply(&mut self, s: &PluginSettings) {
@@ -211,6 +224,8 @@ impl Processor {
         }
         self.mix.set_target(clean_mix(s.mix));
         self.bypass.set_target(if s.bypass { 1.0 } else { 0.0 });
+        self.listen
+            .set_target(if s.listen_removed { 1.0 } else { 0.0 });
         self.applied = Some(*s);
     }
 
@@ -269,9 +284,11 @@ impl Processor {
                 }
                 self.dry.process(&mut dry[..self.channels]);
             }
-            // Blend with one weight per sample.
-            if self.mix.is_settled() && self.bypass.is_settled() {
+            // Blend with one weight per sample: y = d + (wet − d) · w, then the listen switch,
+            // out = y + (d − 2y) · l (l = 0: the voice y; l = 1: what is removed, d − y), with l off under bypass.
+            if self.mix.is_settled() && self.bypass.is_settled() && self.listen.is_settled() {
                 let w = self.mix.value * (1.0 - self.bypass.value);
+                let l = self.listen.value * (1.0 - self.bypass.value);
                 if w == 0.0 {
                     for (c, io) in audio[..used].iter_mut().enumerate() {
                         io[pos..pos + n].copy_from_slice(&self.scratch[c][..n]);
@@ -283,12 +300,28 @@ impl Processor {
                         }
                     }
                 }
+                if l == 1.0 {
+                    for (c, io) in audio[..used].iter_mut().enumerate() {
+                        for (y, d) in io[pos..pos + n].iter_mut().zip(&self.scratch[c][..n]) {
+                            *y = d - *y;
+                        }
+                    }
+                } else if l != 0.0 {
+                    for (c, io) in audio[..used].iter_mut().enumerate() {
+                        for (y, d) in io[pos..pos + n].iter_mut().zip(&self.scratch[c][..n]) {
+                            *y += (d - 2.0 * *y) * l;
+                        }
+                    }
+                }
             } else {
                 for i in 0..n {
-                    let w = self.mix.next() * (1.0 - self.bypass.next());
+                    let open = 1.0 - self.bypass.next();
+                    let w = self.mix.next() * open;
+                    let l = self.listen.next() * open;
                     for (c, io) in audio[..used].iter_mut().enumerate() {
                         let d = self.scratch[c][i];
-                        io[pos + i] = d + (io[pos + i] - d) * w;
+                        let y = d + (io[pos + i] - d) * w;
+                        io[pos + i] = y + (d - 2.0 * y) * l;
                     }
                 }
             }
@@ -334,6 +367,7 @@ mod tests {
             },
             mix,
             bypass,
+            listen_removed: false,
         }
     }
 
@@ -551,5 +585,73 @@ mod tests {
             p.process(&mut [&mut y[..]], &settings(mix, !bypass), None);
             assert!(y.iter().all(|v| v.is_finite()));
         }
+    }
+
+    #[test]
+    fn listening_to_the_removed_part_plus_the_voice_gives_the_delayed_input() {
+        for rate in [44_100.0, 48_000.0, 96_000.0] {
+            for blocks in [&[64usize][..], &[37, 512, 1], &[4096]] {
+                let x: Vec<f32> = noise(9, (rate * 0.6) as usize)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v + 0.3 * (i as f32 * 0.05).sin())
+                    .collect();
+                let play = |removed: bool| {
+                    let s = PluginSettings {
+                        listen_removed: removed,
+                        ..settings(0.8, false)
+                    };
+                    let mut p = Processor::new(rate, 1, None);
+                    p.jump_to(&s);
+                    (run(&mut p, &x, blocks, |_| s), p.latency_samples())
+                };
+                let ((voice, l), (removed, _)) = (play(false), play(true));
+                let err = (l..x.len())
+                    .map(|i| (voice[i] + removed[i] - x[i - l]).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(err < 1e-5, "rate {rate} blocks {blocks:?}: {err}");
+                // What is removed is not silence (there is noise to remove) and not the whole input.
+                let e = |v: &[f32]| v[l..].iter().map(|a| a * a).sum::<f32>();
+                assert!(e(&removed) > 1e-3 * e(&voice) && e(&removed) < e(&x));
+            }
+        }
+    }
+
+    #[test]
+    fn switching_what_is_heard_is_a_crossfade_and_bypass_overrides_it() {
+        let rate = 48_000.0;
+        let x: Vec<f32> = (0..48_000)
+            .map(|i| 0.5 * (i as f32 * 2.0 * std::f32::consts::PI * 440.0 / rate).sin())
+            .collect();
+        let at = |pos: usize| PluginSettings {
+            listen_removed: pos >= 300 * 64,
+            engine: quell_dsp::Settings {
+                reduction_db: 0.0,
+                ..quell_dsp::Settings::DEFAULT
+            },
+            ..settings(1.0, false)
+        };
+        let mut p = Processor::new(rate, 1, None);
+        p.jump_to(&at(0));
+        let y = run(&mut p, &x, &[64], at);
+        // At 0 dB reduction the voice is the delayed input and what is removed is silence: the switch is a
+        // 20 ms fade from one to the other, no step larger than the sine's own (0.029) plus the fade's.
+        let steps = y
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f32, f32::max);
+        assert!(steps < 0.05, "largest step {steps}");
+        let fade = (LISTEN_RAMP_SECONDS * rate) as usize;
+        assert!(y[300 * 64 + fade + 10..].iter().all(|v| v.abs() < 1e-4));
+        // Bypassed, the output is the delayed input whatever is being listened to.
+        let bypassed = PluginSettings {
+            bypass: true,
+            ..at(1_000_000)
+        };
+        let mut p = Processor::new(rate, 1, None);
+        p.jump_to(&bypassed);
+        let y = run(&mut p, &x, &[64], |_| bypassed);
+        let l = p.latency_samples();
+        assert!((l..x.len()).all(|i| y[i] == x[i - l]));
     }
 }

@@ -13,7 +13,7 @@
 //! A state that is not JSON at all never reaches [`migrate`]: nice-plug refuses it and the host is told the
 //! load failed, while the plugin keeps running with its current parameters.
 
-use crate::params::{ids, EditorSize, Mode, MIX};
+use crate::params::{ids, EditorSize, Listen, Mode, MIX};
 use nice_plug::plugin::{ParamValue, PluginState};
 use quell_dsp::settings::{Range, Settings, VadGate};
 
@@ -55,6 +55,13 @@ const SCHEMA: &[(&str, Expect)] = &[
     (ids::GATE_HOLD, float(Settings::GATE_HOLD_MS)),
     (ids::MIX, float(MIX)),
     (ids::BYPASS, Expect::Bool(false)),
+    (
+        ids::LISTEN,
+        Expect::Enum {
+            ids: &Listen::IDS,
+            default: Listen::IDS[0],
+        },
+    ),
 ];
 
 /// What [`migrate`] changed, for tests and logs.
@@ -167,6 +174,7 @@ mod tests {
         params.insert(ids::GATE_HOLD.into(), ParamValue::F32(350.0));
         params.insert(ids::MIX.into(), ParamValue::F32(0.75));
         params.insert(ids::BYPASS.into(), ParamValue::Bool(false));
+        params.insert(ids::LISTEN.into(), ParamValue::String("removed".into()));
         let mut fields = BTreeMap::new();
         fields.insert(
             ids::EDITOR_SIZE.into(),
@@ -207,6 +215,14 @@ mod tests {
         assert!(matches!(state.params[ids::MIX], ParamValue::F32(v) if v == 1.0));
         assert!(matches!(&state.params[ids::MODE], ParamValue::String(s) if s == "classic"));
         assert!(matches!(state.params[ids::REDUCTION], ParamValue::F32(v) if v == 12.5));
+    }
+
+    #[test]
+    fn a_state_from_before_the_listen_switch_plays_the_voice() {
+        let mut state = current();
+        state.params.remove(ids::LISTEN);
+        assert_eq!(migrate(&mut state).defaulted, 1);
+        assert!(matches!(&state.params[ids::LISTEN], ParamValue::String(s) if s == "voice"));
     }
 
     #[test]

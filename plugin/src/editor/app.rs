@@ -5,7 +5,7 @@ use super::painters::{draw_bands, draw_history, draw_levels, Level};
 use super::theme::*;
 use super::widgets::*;
 use crate::meters::{MeterFrame, SharedMeters};
-use crate::params::{Mode, QuellParams};
+use crate::params::{Listen, Mode, QuellParams};
 use egui::{self, vec2, Color32, Rect, RichText, Sense, Stroke, Ui};
 use nice_plug::context::gui::GuiContext;
 use nice_plug::prelude::ParamSetter;
@@ -171,6 +171,9 @@ impl QuellApp {
                     0.0
                 };
                 pill(ui, &format!("Latency {ms:.1} ms"), MUTED);
+                if self.params.listen.value() == Listen::Removed {
+                    pill(ui, "LISTENING TO REMOVED NOISE", WARN);
+                }
                 if !m.engine_ok.load(Ordering::Relaxed) {
                     pill(ui, &format!("Pass-through: {rate:.0} Hz unsupported"), WARN);
                 } else {
@@ -258,6 +261,25 @@ impl QuellApp {
             labelled(ui, "Mix", |ui| {
                 ui.add(ParamSlider::for_param(&p.mix, setter).with_width(130.0));
             });
+            labelled(ui, "Listen", |ui| {
+                for (listen, label) in [(Listen::Voice, "Voice"), (Listen::Removed, "Removed")] {
+                    let selected = p.listen.value() == listen;
+                    let mut text = RichText::new(label).size(13.0);
+                    if selected && listen == Listen::Removed {
+                        text = text.color(WARN).strong();
+                    }
+                    if ui.add(egui::Button::selectable(selected, text)).clicked() && !selected {
+                        setter.begin_set_parameter(&p.listen);
+                        setter.set_parameter(&p.listen, listen);
+                        setter.end_set_parameter(&p.listen);
+                    }
+                }
+            });
+            if p.listen.value() == Listen::Removed {
+                ui.label(
+                    RichText::new("You are hearing what Quell removes, not the voice").color(WARN),
+                );
+            }
             if p.bypass.value() {
                 ui.label(RichText::new("Bypassed by the host").color(WARN));
             }

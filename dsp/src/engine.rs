@@ -70,6 +70,8 @@ pub struct Engine {
     shaping: NeuralShaping,
     mode: MaskMode,
     comb_enabled: bool,
+    /// Scale of the comb filter's amounts ([`comb::COMB_STRENGTH`] by default).
+    comb_strength: f32,
     info: FrameInfo,
 }
 
@@ -109,6 +111,7 @@ impl Engine {
             shaping: NeuralShaping::DEFAULT,
             mode: Settings::DEFAULT.mode,
             comb_enabled: true,
+            comb_strength: comb::COMB_STRENGTH,
             info: FrameInfo::default(),
             layout,
         };
@@ -213,6 +216,17 @@ impl Engine {
     /// For evaluations that re-check those constants; a product has no reason to call it. Does not allocate.
     pub fn set_neural_shaping(&mut self, shaping: NeuralShaping) {
         self.shaping = shaping;
+    }
+
+    /// Scales the pitch comb filter's per-band amounts by `strength` (linear, limited to 0..=1; the default is
+    /// [`comb::COMB_STRENGTH`]). For evaluations that measure the filter; a product has no reason to call it.
+    /// Does not allocate.
+    pub fn set_comb_strength(&mut self, strength: f32) {
+        self.comb_strength = if strength.is_finite() {
+            strength.clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
     }
 
     /// Enables or disables the pitch comb filter (on by default). Does not allocate.
@@ -332,7 +346,7 @@ impl Engine {
         let mut amounts = [0.0; NB_BANDS];
         let comb_on = shaping && self.comb_enabled;
         if comb_on {
-            let depth = 1.0 - self.mask.floor();
+            let depth = (1.0 - self.mask.floor()) * self.comb_strength;
             comb::band_amounts(&stats.corr, &band_gains, depth, &mut amounts);
         }
         for (c, (spec, pitch_spec)) in self.spec.iter_mut().zip(&self.pitch_spec).enumerate() {

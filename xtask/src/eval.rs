@@ -64,6 +64,9 @@ pub struct EvalArgs {
     /// Quell neural: power of the network's gains from 8 kHz up (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT)]
     pub high_band_exponent: f32,
+    /// Quell: scale of the pitch comb filter's amounts, 0..=1 (default: the shipped constant).
+    #[arg(long, default_value_t = quell_dsp::comb::COMB_STRENGTH)]
+    pub comb_strength: f32,
     /// Leave out RNNoise 0.2 and DeepFilterNet 3 (they run in a Python venv, `.venv-peers`, made on first use).
     #[arg(long)]
     pub no_peers: bool,
@@ -147,6 +150,7 @@ fn process(
     reduction: f32,
     comb: bool,
     shaping: NeuralShaping,
+    comb_strength: f32,
 ) -> Result<(Vec<f32>, f64)> {
     match system {
         System::Noisy => Ok((x.to_vec(), 0.0)),
@@ -165,6 +169,7 @@ fn process(
             engine.set_max_attenuation_db(reduction);
             engine.set_comb_filter(comb);
             engine.set_neural_shaping(shaping);
+            engine.set_comb_strength(comb_strength);
             let t = Instant::now();
             let y = engine.process_buffer_mono(x);
             let cpu = t.elapsed().as_secs_f64();
@@ -306,6 +311,7 @@ fn output_of(
                 classic_weight: ctx.args.classic_weight,
                 high_band_exponent: ctx.args.high_band_exponent,
             },
+            ctx.args.comb_strength,
         ),
     }
 }
@@ -793,6 +799,7 @@ mod tests {
                 30.0,
                 true,
                 NeuralShaping::DEFAULT,
+                quell_dsp::comb::COMB_STRENGTH,
             )
             .unwrap();
             assert_eq!(y.len(), x.len());
@@ -847,6 +854,7 @@ mod tests {
             no_peers: false,
             classic_weight: quell_dsp::mask::NEURAL_CLASSIC_WEIGHT,
             high_band_exponent: quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT,
+            comb_strength: quell_dsp::comb::COMB_STRENGTH,
         };
         run(&args).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();

@@ -140,6 +140,29 @@ struct FileResult {
     scores: Vec<Scores>,
 }
 
+/// Quell's settings for an evaluation run.
+struct QuellOptions {
+    /// Maximum attenuation, dB.
+    reduction_db: f32,
+    /// Whether the comb filter runs.
+    comb: bool,
+    /// Shaping of the network's gains.
+    shaping: NeuralShaping,
+    /// Scale of the comb filter's amounts.
+    comb_strength: f32,
+}
+
+impl QuellOptions {
+    /// The shipped settings.
+    #[cfg(test)]
+    const DEFAULT: QuellOptions = QuellOptions {
+        reduction_db: 30.0,
+        comb: true,
+        shaping: NeuralShaping::DEFAULT,
+        comb_strength: quell_dsp::comb::COMB_STRENGTH,
+    };
+}
+
 /// Processes `x` (mono, `rate` Hz) with one system; returns the delay-compensated output of the same length and
 /// the CPU time of the processing alone.
 fn process(
@@ -147,10 +170,7 @@ fn process(
     x: &[f32],
     rate: u32,
     model: Option<&ModelWeights>,
-    reduction: f32,
-    comb: bool,
-    shaping: NeuralShaping,
-    comb_strength: f32,
+    opts: &QuellOptions,
 ) -> Result<(Vec<f32>, f64)> {
     match system {
         System::Noisy => Ok((x.to_vec(), 0.0)),
@@ -166,10 +186,10 @@ fn process(
             } else {
                 engine.set_mode(MaskMode::Classic);
             }
-            engine.set_max_attenuation_db(reduction);
-            engine.set_comb_filter(comb);
-            engine.set_neural_shaping(shaping);
-            engine.set_comb_strength(comb_strength);
+            engine.set_max_attenuation_db(opts.reduction_db);
+            engine.set_comb_filter(opts.comb);
+            engine.set_neural_shaping(opts.shaping);
+            engine.set_comb_strength(opts.comb_strength);
             let t = Instant::now();
             let y = engine.process_buffer_mono(x);
             let cpu = t.elapsed().as_secs_f64();
@@ -305,13 +325,15 @@ fn output_of(
             x,
             rate,
             ctx.model,
-            ctx.args.reduction,
-            !ctx.args.no_comb,
-            NeuralShaping {
-                classic_weight: ctx.args.classic_weight,
-                high_band_exponent: ctx.args.high_band_exponent,
+            &QuellOptions {
+                reduction_db: ctx.args.reduction,
+                comb: !ctx.args.no_comb,
+                shaping: NeuralShaping {
+                    classic_weight: ctx.args.classic_weight,
+                    high_band_exponent: ctx.args.high_band_exponent,
+                },
+                comb_strength: ctx.args.comb_strength,
             },
-            ctx.args.comb_strength,
         ),
     }
 }
@@ -796,10 +818,7 @@ mod tests {
                 &x,
                 48_000,
                 Some(&w),
-                30.0,
-                true,
-                NeuralShaping::DEFAULT,
-                quell_dsp::comb::COMB_STRENGTH,
+                &QuellOptions::DEFAULT,
             )
             .unwrap();
             assert_eq!(y.len(), x.len());

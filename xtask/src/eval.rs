@@ -813,14 +813,7 @@ mod tests {
             System::QuellNeural,
             System::Nnnoiseless,
         ] {
-            let (y, _) = process(
-                system,
-                &x,
-                48_000,
-                Some(&w),
-                &QuellOptions::DEFAULT,
-            )
-            .unwrap();
+            let (y, _) = process(system, &x, 48_000, Some(&w), &QuellOptions::DEFAULT).unwrap();
             assert_eq!(y.len(), x.len());
             assert_eq!(best_lag(&y[..60_000], &x, 200), 0, "{system:?}");
         }

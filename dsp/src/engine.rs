@@ -229,6 +229,12 @@ impl Engine {
         };
     }
 
+    /// Replaces the release limit of the mask stage (see [`MaskStage::set_release_per_frame`]). For evaluations
+    /// that measure it; a product has no reason to call it. Does not allocate.
+    pub fn set_release_per_frame(&mut self, release: f32) {
+        self.mask.set_release_per_frame(release);
+    }
+
     /// Enables or disables the pitch comb filter (on by default). Does not allocate.
     pub fn set_comb_filter(&mut self, enabled: bool) {
         self.comb_enabled = enabled;

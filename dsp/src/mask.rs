@@ -102,6 +102,8 @@ pub struct MaskStage {
     held: Vec<f32>,
     /// The lowest gain allowed, linear (the maximum attenuation).
     floor: f32,
+    /// Fastest fall per frame, linear factor ([`RELEASE_PER_FRAME`] by default).
+    release: f32,
     gate: VadGate,
     gate_gain: f32,
     gate_hold_frames: u32,
@@ -113,6 +115,7 @@ impl MaskStage {
         MaskStage {
             held: vec![1.0; bins],
             floor: db_to_gain(-Settings::REDUCTION_DB.default),
+            release: RELEASE_PER_FRAME,
             gate: VadGate::DEFAULT,
             gate_gain: 1.0,
             gate_hold_frames: 0,
@@ -128,6 +131,16 @@ impl MaskStage {
     /// The current maximum attenuation, dB.
     pub fn max_attenuation_db(&self) -> f32 {
         -20.0 * self.floor.log10()
+    }
+
+    /// Replaces the release limit: the fastest fall of a gain per frame, linear factor limited to 0..=1 (default
+    /// [`RELEASE_PER_FRAME`]; 0 lets a gain fall at once). For evaluations. Does not allocate.
+    pub fn set_release_per_frame(&mut self, release: f32) {
+        self.release = if release.is_finite() {
+            release.clamp(0.0, 1.0)
+        } else {
+            RELEASE_PER_FRAME
+        };
     }
 
     /// The lowest gain applied, linear (`10^(−reduction/20)`).
@@ -167,7 +180,7 @@ impl MaskStage {
         if shaping {
             for (g, h) in gains.iter_mut().zip(self.held.iter_mut()) {
                 let held = if g.is_finite() {
-                    g.max(*h * RELEASE_PER_FRAME)
+                    g.max(*h * self.release)
                 } else {
                     1.0
                 };

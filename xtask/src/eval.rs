@@ -67,6 +67,9 @@ pub struct EvalArgs {
     /// Quell: scale of the pitch comb filter's amounts, 0..=1 (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::comb::COMB_STRENGTH)]
     pub comb_strength: f32,
+    /// Quell: fastest fall of a gain per 10 ms frame, linear factor (default: the shipped constant).
+    #[arg(long, default_value_t = quell_dsp::mask::RELEASE_PER_FRAME)]
+    pub release: f32,
     /// Leave out RNNoise 0.2 and DeepFilterNet 3 (they run in a Python venv, `.venv-peers`, made on first use).
     #[arg(long)]
     pub no_peers: bool,
@@ -150,6 +153,8 @@ struct QuellOptions {
     shaping: NeuralShaping,
     /// Scale of the comb filter's amounts.
     comb_strength: f32,
+    /// Fastest fall of a gain per frame.
+    release: f32,
 }
 
 impl QuellOptions {
@@ -160,6 +165,7 @@ impl QuellOptions {
         comb: true,
         shaping: NeuralShaping::DEFAULT,
         comb_strength: quell_dsp::comb::COMB_STRENGTH,
+        release: quell_dsp::mask::RELEASE_PER_FRAME,
     };
 }
 
@@ -190,6 +196,7 @@ fn process(
             engine.set_comb_filter(opts.comb);
             engine.set_neural_shaping(opts.shaping);
             engine.set_comb_strength(opts.comb_strength);
+            engine.set_release_per_frame(opts.release);
             let t = Instant::now();
             let y = engine.process_buffer_mono(x);
             let cpu = t.elapsed().as_secs_f64();
@@ -333,6 +340,7 @@ fn output_of(
                     high_band_exponent: ctx.args.high_band_exponent,
                 },
                 comb_strength: ctx.args.comb_strength,
+                release: ctx.args.release,
             },
         ),
     }
@@ -867,6 +875,7 @@ mod tests {
             classic_weight: quell_dsp::mask::NEURAL_CLASSIC_WEIGHT,
             high_band_exponent: quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT,
             comb_strength: quell_dsp::comb::COMB_STRENGTH,
+            release: quell_dsp::mask::RELEASE_PER_FRAME,
         };
         run(&args).unwrap();
         let text = std::fs::read_to_string(&csv).unwrap();

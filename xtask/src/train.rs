@@ -360,12 +360,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let varmap = VarMap::new();
     let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device))?;
     let mut start_epoch = 0;
+    let mut resumed_from: Option<String> = None;
     if args.resume {
         if let Some((epoch, path)) = newest_checkpoint(&args.out) {
             let mut vm = varmap.clone();
             vm.load(&path)
                 .with_context(|| format!("loading checkpoint {}", path.display()))?;
             start_epoch = epoch;
+            resumed_from = Some(format!("epoch {epoch}"));
             println!(
                 "resumed from {} (optimizer moments restart)",
                 path.display()
@@ -486,11 +488,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --typing {}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight
+                args.log_weight, args.typing, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

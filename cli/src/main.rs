@@ -359,10 +359,7 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
                 .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
             args.inputs
                 .iter()
-                .map(|input| {
-                    let stem = input.file_stem().unwrap_or(input.as_os_str());
-                    dir.join(stem).with_extension("wav")
-                })
+                .map(|input| dir.join(output_name(input)))
                 .collect()
         }
         (None, None) => bail!("say where the output goes: -o FILE or --out-dir DIR"),
@@ -373,9 +370,15 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
         .iter()
         .map(|p| std::fs::canonicalize(p).ok())
         .collect();
+    // Inputs that would write the same output are all refused, before anything is processed.
+    let mut writers: HashMap<PathBuf, Vec<&Path>> = HashMap::new();
+    for (input, output) in args.inputs.iter().zip(&outputs) {
+        if let Ok(out_abs) = absolute(output) {
+            writers.entry(out_abs).or_default().push(input);
+        }
+    }
     let mut plans = Vec::new();
     let mut failures = Vec::new();
-    let mut claimed: HashMap<PathBuf, PathBuf> = HashMap::new();
     for (index, (input, output)) in args.inputs.iter().zip(outputs).enumerate() {
         let mut check = || -> Result<()> {
             if !input.exists() {
@@ -397,10 +400,14 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
                     output.display()
                 );
             }
-            if let Some(other) = claimed.get(&out_abs) {
-                bail!("{} would also write {}", other.display(), output.display());
+            if let Some(all) = writers.get(&out_abs).filter(|w| w.len() > 1) {
+                let names: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
+                bail!(
+                    "{} would all write {}; nothing of them was processed (rename one, or use -o per file)",
+                    names.join(" and "),
+                    output.display()
+                );
             }
-            claimed.insert(out_abs, input.clone());
             Ok(())
         };
         match check() {
@@ -413,6 +420,17 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
         }
     }
     Ok((plans, failures))
+}
+
+/// The output file name for `input` in an output directory: the input's whole name with its last extension
+/// replaced by `.wav` (`ep.01.flac` → `ep.01.wav`, `2024.05.01 interview.flac` → `2024.05.01 interview.wav`).
+fn output_name(input: &Path) -> std::ffi::OsString {
+    let mut name = input
+        .file_stem()
+        .unwrap_or(input.as_os_str())
+        .to_os_string();
+    name.push(".wav");
+    name
 }
 
 /// The absolute, symlink-resolved form of a path that may not exist yet (its directory must).

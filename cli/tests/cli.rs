@@ -603,3 +603,49 @@ fn the_vad_gate_quietens_pauses_and_keeps_the_voice() {
     assert!(pause_db < -6.0, "the pause is {pause_db:.1} dB quieter");
     assert!(voice_db > -1.0, "the voice changes by {voice_db:.1} dB");
 }
+
+#[test]
+fn out_dir_keeps_whole_names_and_refuses_two_inputs_for_one_output() {
+    let dir = TempDir::new("names");
+    let out = dir.path("out");
+    let a = dir.path("ep.01.wav");
+    let b = dir.path("ep.02.wav");
+    let c = dir.path("2024.05.01 interview.wav");
+    for p in [&a, &b, &c] {
+        write_wav(p, 16_000, &signal(16_000, 0.2, 1, 3), Fmt::Int16);
+    }
+    let o = quell(&[
+        s(&a),
+        s(&b),
+        s(&c),
+        "--out-dir",
+        s(&out),
+        "--mode",
+        "classic",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["ep.01.wav", "ep.02.wav", "2024.05.01 interview.wav"] {
+        assert!(out.join(name).exists(), "{name} missing");
+    }
+    // Two inputs with one output name (same stem, different extensions): both refused, nothing written.
+    let flac = dir.path("take.flac");
+    write_flac(&flac, 16_000, &signal(16_000, 0.2, 1, 4), 16);
+    let wav = dir.path("take.wav");
+    write_wav(&wav, 16_000, &signal(16_000, 0.2, 1, 5), Fmt::Int16);
+    let out2 = dir.path("out2");
+    let o = quell(&[
+        s(&flac),
+        s(&wav),
+        "--out-dir",
+        s(&out2),
+        "--mode",
+        "classic",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("take.flac") && err.contains("take.wav") && err.contains("would all write"),
+        "{err}"
+    );
+    assert!(!out2.join("take.wav").exists());
+}

@@ -380,7 +380,7 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
     let mut plans = Vec::new();
     let mut failures = Vec::new();
     for (index, (input, output)) in args.inputs.iter().zip(outputs).enumerate() {
-        let mut check = || -> Result<()> {
+        let check = || -> Result<()> {
             if !input.exists() {
                 bail!("no such file");
             }

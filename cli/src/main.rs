@@ -347,6 +347,17 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
             if args.inputs.len() != 1 {
                 bail!("-o/--output takes one input; use --out-dir DIR for several");
             }
+            let ext = out
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if NOT_WRITTEN.contains(&ext.as_str()) {
+                bail!(
+                    "{}: quell writes WAV only (it would be WAV data under a .{ext} name); name the output .wav",
+                    out.display()
+                );
+            }
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
                     format!("cannot create the output directory {}", dir.display())
@@ -421,6 +432,11 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
     }
     Ok((plans, failures))
 }
+
+/// Output extensions of formats that `quell` does not write: refused rather than filled with WAV data.
+const NOT_WRITTEN: [&str; 10] = [
+    "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff", "w64",
+];
 
 /// The output file name for `input` in an output directory: the input's whole name with its last extension
 /// replaced by `.wav` (`ep.01.flac` → `ep.01.wav`, `2024.05.01 interview.flac` → `2024.05.01 interview.wav`).

@@ -649,3 +649,17 @@ fn out_dir_keeps_whole_names_and_refuses_two_inputs_for_one_output() {
     );
     assert!(!out2.join("take.wav").exists());
 }
+
+#[test]
+fn an_output_named_for_another_format_is_refused_not_mislabelled() {
+    let dir = TempDir::new("ext");
+    let input = dir.path("in.wav");
+    write_wav(&input, 16_000, &signal(16_000, 0.2, 1, 6), Fmt::Int16);
+    for name in ["out.flac", "out.MP3", "out.ogg"] {
+        let out = dir.path(name);
+        let o = quell(&[s(&input), "-o", s(&out), "--mode", "classic"]);
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        assert!(stderr(&o).contains("writes WAV only"), "{}", stderr(&o));
+        assert!(!out.exists(), "{name} was written");
+    }
+}

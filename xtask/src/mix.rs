@@ -162,8 +162,12 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize) -> (Vec<f32>, f32) {
 
 /// Noise of `len` samples: a recording (75 %) or a generated noise (white, pink, brown, mains hum, clicks),
 /// sometimes with a second noise on top, and with probability `typing` with typing from single key clips (in
-/// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates).
+/// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates). Above the default
+/// share ([`TYPING`]) the typing also gets a random EQ, a room on 30 %, and comes in bursts.
 fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Vec<f32> {
+    // The extra typing variety (EQ, room, bursts) comes with training shares above the default, so that the
+    // default mixtures, validation's included, draw the same random numbers as before.
+    let typing_variety = typing > TYPING;
     let one = |rng: &mut Rng| -> Vec<f32> {
         if rng.uniform() < 0.75 && !pool.noise.is_empty() {
             segment(rng, &pool.noise, len).0
@@ -224,7 +228,27 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Vec<f32> 
         if rng.uniform() < 0.4 {
             scale(&mut n, 0.1);
         }
-        add_typing(rng, &pool.clicks, &mut n, rate, level);
+        // Variety beyond the clips themselves: a desk and a microphone colour the keys (EQ), a room adds its
+        // tail, and typing comes in bursts.
+        let mut keys = vec![0.0f32; len];
+        add_typing(rng, &pool.clicks, &mut keys, rate, level);
+        if typing_variety {
+            random_eq(rng, &mut keys);
+            if rng.uniform() < 0.3 {
+                let rt60 = uniform(rng, 0.2, 0.8);
+                let wet = uniform(rng, 0.1, 0.5);
+                reverb(&mut keys, rng, rt60, wet);
+            }
+            // Bursts: 0.5–3 s of typing, then 0.2–1.5 s without.
+            let mut t = 0usize;
+            while t < len {
+                t += (uniform(rng, 0.5, 3.0) * RATE as f64) as usize;
+                let pause = (uniform(rng, 0.2, 1.5) * RATE as f64) as usize;
+                keys[t.min(len)..(t + pause).min(len)].fill(0.0);
+                t += pause;
+            }
+        }
+        n.iter_mut().zip(&keys).for_each(|(a, b)| *a += b);
     }
     if rng.uniform() < 0.5 {
         random_eq(rng, &mut n);

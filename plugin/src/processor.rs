@@ -654,4 +654,45 @@ mod tests {
         let l = p.latency_samples();
         assert!((l..x.len()).all(|i| y[i] == x[i - l]));
     }
+
+    #[test]
+    fn a_fast_reduction_sweep_is_click_free() {
+        // Voice in noise; the reduction automated from 0 to 60 dB within 50 ms (one step per 64-sample block),
+        // and back. The engine applies it per 10 ms frame and its overlap-add crossfades frames, so no output step
+        // may be larger than the largest step of the untouched (0 dB) output.
+        let rate = 48_000.0;
+        let voice = quell_dsp::synth::voice(rate, 2.0, &quell_dsp::synth::Voice::default());
+        let x: Vec<f32> = voice
+            .iter()
+            .zip(noise(8, voice.len()))
+            .map(|(v, n)| v + 0.1 * n)
+            .collect();
+        let (start, len) = (48_000usize, 2_400usize); // 50 ms at 48 kHz
+        let at = |pos: usize| {
+            let t = ((pos as f32 - start as f32) / len as f32).clamp(0.0, 1.0);
+            let back = ((pos as f32 - (start + 24_000) as f32) / len as f32).clamp(0.0, 1.0);
+            with_reduction(settings(1.0, false), 60.0 * (t - back))
+        };
+        let mut p = Processor::new(rate, 1, None);
+        p.jump_to(&at(0));
+        let y = run(&mut p, &x, &[64], at);
+        let mut q = Processor::new(rate, 1, None);
+        let flat = |_| with_reduction(settings(1.0, false), 0.0);
+        q.jump_to(&flat(0));
+        let reference = run(&mut q, &x, &[64], flat);
+        let step = |v: &[f32]| {
+            v.windows(2)
+                .map(|w| (w[1] - w[0]).abs())
+                .fold(0.0f32, f32::max)
+        };
+        let (swept, untouched) = (step(&y), step(&reference));
+        assert!(y.iter().all(|v| v.is_finite()));
+        assert!(
+            swept <= untouched * 1.05,
+            "largest step {swept} against {untouched} without the sweep"
+        );
+        // And the sweep did act: the 60 dB stretch is quieter than the same stretch untouched.
+        let e = |v: &[f32]| v[60_000..70_000].iter().map(|a| a * a).sum::<f32>();
+        assert!(e(&y) < 0.5 * e(&reference));
+    }
 }

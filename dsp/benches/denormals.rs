@@ -8,9 +8,11 @@
 //! worst frame time over 20 rounds, per mode, with the x86 MXCSR flush bits off and on. Not a criterion
 //! benchmark: criterion's iterations cannot be aligned with a "speech, then silence" history.
 
+mod common;
+
 use quell_dsp::neural::{ModelWeights, NeuralMask};
 use quell_dsp::synth::{self, Rng, Voice};
-use quell_dsp::{Engine, EngineConfig, MaskMode};
+use quell_dsp::MaskMode;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -48,13 +50,7 @@ fn main() {
                 println!("no MXCSR on this architecture: skipped");
                 return;
             }
-            let mut engine = Engine::new(EngineConfig {
-                sample_rate: rate,
-                channels: 1,
-            })
-            .unwrap();
-            engine.set_model(Some(mask.clone()));
-            engine.set_mode(mode);
+            let mut engine = common::mono_engine(rate, &mask, mode);
             let hop = engine.layout().hop;
             let mut buf = vec![0.0f32; hop];
             let (mut silent_total, mut silent_n, mut worst) = (0.0f64, 0usize, 0.0f64);

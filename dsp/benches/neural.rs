@@ -5,11 +5,13 @@
 //!
 //! The network weights here are seeded random ones: the cost of a step does not depend on the values.
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use quell_dsp::neural::topology::{INPUTS, OUTPUTS};
 use quell_dsp::neural::{ModelWeights, NeuralMask, NeuralState};
 use quell_dsp::synth::{self, Rng, Voice};
-use quell_dsp::{Engine, EngineConfig, MaskMode};
+use quell_dsp::MaskMode;
 use std::hint::black_box;
 
 fn neural(c: &mut Criterion) {
@@ -38,13 +40,7 @@ fn neural(c: &mut Criterion) {
         ("engine_frame_neural_48k_mono", MaskMode::Neural),
         ("engine_frame_classic_48k_mono", MaskMode::Classic),
     ] {
-        let mut engine = Engine::new(EngineConfig {
-            sample_rate: rate,
-            channels: 1,
-        })
-        .unwrap();
-        engine.set_model(Some(mask.clone()));
-        engine.set_mode(mode);
+        let mut engine = common::mono_engine(rate, &mask, mode);
         let hop = engine.layout().hop;
         let mut buf = vec![0.0f32; hop];
         let mut pos = 0;

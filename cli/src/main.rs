@@ -3,21 +3,21 @@
 //! ```text
 //! quell interview.wav -o interview-clean.wav
 //! quell episodes/*.flac --out-dir cleaned/ --reduction 24
+//! ffmpeg -i take.mkv -f wav - | quell - -o - > clean.wav
 //! ```
 //!
-//! Reads WAV (8/16/24/32-bit integer, 32-bit float) and FLAC at any supported rate (8 to 384 kHz) and channel
-//! count (up to 32); writes WAV of the same rate, channel count and length, sample-aligned with the input (the
-//! engine's 20 ms latency is removed and its tail flushed). Files of a batch are processed in parallel; a
-//! failed file does not stop the others and is reported at the end (exit status 1).
-
-mod audio_io;
-mod job;
+//! Reads WAV (also WAVE_FORMAT_EXTENSIBLE, RF64, W64), FLAC, AIFF, CAF, MP3, AAC/M4A, ALAC and Ogg Vorbis at
+//! any supported rate (8 to 384 kHz) and channel count (up to 32); writes WAV or FLAC of the same rate, channel
+//! count and length, sample-aligned with the input (the engine's 20 ms latency is removed and its tail
+//! flushed). Files of a batch are processed in parallel; a failed file does not stop the others and is
+//! reported at the end (exit status 1).
 
 use anyhow::{bail, Context, Result};
-use audio_io::OutputBits;
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use job::Report;
+use quell_cli::input::{self, InputPath, Sniffed};
+use quell_cli::job::{self, Interrupted, Report};
+use quell_cli::output::{Container, OutSample, Target};
 use quell_dsp::neural::{self, ModelWeights};
 use quell_dsp::{MaskMode, Settings, VadGate};
 use std::collections::HashMap;
@@ -52,15 +52,32 @@ impl Mode {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Bits {
-    /// 16-bit integer.
+    /// 16-bit integer (TPDF-dithered when the input has longer words).
     #[value(name = "16")]
     Int16,
     /// 24-bit integer.
     #[value(name = "24")]
     Int24,
-    /// 32-bit float.
+    /// 32-bit float (WAV only).
     #[value(name = "32")]
     Float32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// WAV (RF64 past 4 GiB).
+    Wav,
+    /// FLAC (8 to 24 bits, 1 to 8 channels).
+    Flac,
+}
+
+impl Format {
+    fn container(self) -> Container {
+        match self {
+            Format::Wav => Container::Wav,
+            Format::Flac => Container::Flac,
+        }
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -68,20 +85,29 @@ enum Bits {
     name = "quell",
     version,
     about = "Real-time-grade voice noise suppression for audio files",
-    long_about = "Removes background noise from speech recordings. Output is WAV with the input's rate, \
-channels and length, sample-aligned with the input. Inputs are never overwritten; an existing output is only \
-replaced with --force."
+    long_about = "Removes background noise from speech recordings. Reads WAV (also extensible, RF64 and W64), \
+FLAC, AIFF, CAF, MP3, AAC/M4A, ALAC and Ogg Vorbis; `-` reads a WAV stream from standard input. Writes WAV or \
+FLAC with the input's rate, channels and length, sample-aligned with the input: by default a lossless input in \
+its own format and bit depth (WAV for AIFF, CAF and ALAC), lossy and float inputs as 32-bit float WAV. WAV \
+outputs become RF64 past 4 GiB and keep a WAV input's bext, iXML and LIST chunks. A damaged input is refused \
+(--salvage writes its readable part). Inputs are never overwritten; an existing output is only replaced with \
+--force; Ctrl-C removes unfinished outputs."
 )]
 struct Args {
-    /// Input files (WAV or FLAC).
+    /// Input files, or `-` for a WAV stream on standard input.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Output file (one input only).
+    /// Output file (one input only); `-` writes WAV to standard output. Its extension (.wav or .flac) sets the
+    /// format.
     #[arg(short, long, conflicts_with = "out_dir")]
     output: Option<PathBuf>,
-    /// Output directory for one or more inputs; each output is named after its input, with extension .wav.
+    /// Output directory for one or more inputs; each output keeps its input's whole name, with the extension
+    /// of the output format.
     #[arg(long)]
     out_dir: Option<PathBuf>,
+    /// Output format (default: from the -o extension, else FLAC for FLAC input and WAV for the rest).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// Maximum noise reduction (suppression strength), dB, 0 to 60. 0 leaves the audio untouched.
     #[arg(long, default_value_t = Settings::REDUCTION_DB.default, value_name = "DB")]
     reduction: f32,
@@ -99,10 +125,21 @@ struct Args {
     /// A model file to use instead of the built-in one (safetensors, see docs/model.md).
     #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
-    /// Output sample format: 32 (float, default), 24 or 16 (integer; samples beyond full scale are clipped
-    /// and reported).
-    #[arg(long, value_enum, default_value_t = Bits::Float32)]
-    bits: Bits,
+    /// Output sample format: 16 or 24 (integer; samples beyond full scale are clipped and reported) or 32
+    /// (float, WAV only). Default: the input's own bit depth for lossless integer input, else 32-bit float
+    /// (24-bit for FLAC output).
+    #[arg(long, value_enum)]
+    bits: Option<Bits>,
+    /// Process the readable part of a truncated or damaged input (and say so) instead of refusing it.
+    #[arg(long)]
+    salvage: bool,
+    /// Also write what was removed (the aligned input minus the output) to this file (one input only), in
+    /// the output's format.
+    #[arg(long, value_name = "PATH", conflicts_with = "noise_out_dir")]
+    noise_out: Option<PathBuf>,
+    /// Also write what was removed, one file per input named like its output, into this directory.
+    #[arg(long, value_name = "DIR")]
+    noise_out_dir: Option<PathBuf>,
     /// Replace existing output files.
     #[arg(long)]
     force: bool,
@@ -115,8 +152,14 @@ struct Args {
 }
 
 fn main() {
+    input::quiet_decoder_panics();
+    let _ = quell_cli::interrupt::install();
     let args = Args::parse();
     match run(&args) {
+        Ok(_) if quell_cli::interrupt::requested() => {
+            eprintln!("quell: interrupted; unfinished outputs were removed");
+            std::process::exit(130);
+        }
         Ok(0) => {}
         Ok(_) => std::process::exit(1),
         Err(e) => {
@@ -126,22 +169,42 @@ fn main() {
     }
 }
 
-/// Where one input goes, or why it cannot.
+/// Where one input goes.
 struct Plan {
     /// Position on the command line.
     index: usize,
     input: PathBuf,
     output: PathBuf,
+    noise: Option<PathBuf>,
+    container: Container,
+}
+
+fn input_path(p: &Path) -> InputPath<'_> {
+    if input::is_dash(p) {
+        InputPath::Stdin
+    } else {
+        InputPath::File(p)
+    }
 }
 
 /// Runs the whole batch; returns the number of failed files.
 fn run(args: &Args) -> Result<usize> {
     let settings = settings(args)?;
     let (plans, mut failures) = plan(args)?;
+    let to_stdout = plans.iter().any(|p| input::is_dash(&p.output));
+    // With audio on standard output, every message goes to standard error.
+    let say = |line: String| {
+        if to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     let total_frames: u64 = plans
         .iter()
+        .filter(|p| !input::is_dash(&p.input))
         .map(|p| {
-            audio_io::open(&p.input)
+            input::open(&InputPath::File(&p.input))
                 .ok()
                 .and_then(|s| s.info().frames)
                 .unwrap_or(0)
@@ -150,7 +213,7 @@ fn run(args: &Args) -> Result<usize> {
     let bar = if args.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::with_draw_target(Some(total_frames), ProgressDrawTarget::hidden())
     } else {
-        ProgressBar::new(total_frames)
+        ProgressBar::with_draw_target(Some(total_frames), ProgressDrawTarget::stderr())
     };
     bar.set_style(
         ProgressStyle::with_template(
@@ -172,6 +235,9 @@ fn run(args: &Args) -> Result<usize> {
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| loop {
+                if quell_cli::interrupt::requested() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(plan) = plans.get(i) else { break };
                 let result = process_one(plan, &settings, &bar);
@@ -196,14 +262,22 @@ fn run(args: &Args) -> Result<usize> {
                 ok += 1;
                 audio_seconds += report.frames as f64 / f64::from(report.sample_rate);
                 if !args.quiet {
-                    println!(
-                        "{} -> {} ({}, {} Hz, {} ch, {:.1} s)",
+                    say(format!(
+                        "{} -> {} ({} -> {}, {} Hz, {} ch, {:.1} s)",
                         plan.input.display(),
                         plan.output.display(),
                         report.format,
+                        report.output_format,
                         report.sample_rate,
                         report.channels,
                         report.frames as f64 / f64::from(report.sample_rate)
+                    ));
+                }
+                if let Some(what) = &report.salvaged {
+                    eprintln!(
+                        "quell: warning: {}: {what}; salvaged: the readable part was processed and written to {}",
+                        plan.input.display(),
+                        plan.output.display()
                     );
                 }
                 if report.non_finite > 0 {
@@ -223,16 +297,17 @@ fn run(args: &Args) -> Result<usize> {
                     );
                 }
             }
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => {}
             Err(e) => failures.push((plan.index, plan.input.clone(), e)),
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
     if !args.quiet && ok > 0 {
-        println!(
+        say(format!(
             "{ok} file(s), {:.1} min of audio in {elapsed:.1} s ({:.0}x real time)",
             audio_seconds / 60.0,
             audio_seconds / elapsed.max(1e-9)
-        );
+        ));
     }
     if !failures.is_empty() {
         failures.sort_by_key(|(i, _, _)| *i);
@@ -244,28 +319,79 @@ fn run(args: &Args) -> Result<usize> {
     Ok(failures.len())
 }
 
-/// Processes one file into a temporary file beside the output, renamed into place only when complete, so a
-/// failure never leaves a partial output or destroys an existing one.
-fn process_one(plan: &Plan, settings: &job::Settings, bar: &ProgressBar) -> Result<Report> {
-    let dir = plan.output.parent().unwrap_or(Path::new("."));
-    let name = plan
-        .output
+/// A hidden temporary name beside `path`.
+fn temp_beside(path: &Path) -> Result<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
         .file_name()
         .context("the output path has no file name")?;
-    let tmp = dir.join(format!(
+    Ok(dir.join(format!(
         ".{}.quell-partial-{}",
         name.to_string_lossy(),
         std::process::id()
-    ));
-    let result = job::process_file(&plan.input, &tmp, settings, &|frames| bar.inc(frames));
+    )))
+}
+
+/// Processes one file into temporary files beside the outputs, synced and renamed into place only when
+/// complete, so that a failure or an interruption never leaves a partial output or destroys an existing one.
+fn process_one(plan: &Plan, settings: &job::Settings, bar: &ProgressBar) -> Result<Report> {
+    let stdout = input::is_dash(&plan.output);
+    let tmp = if stdout {
+        None
+    } else {
+        Some(temp_beside(&plan.output)?)
+    };
+    let noise_tmp = match &plan.noise {
+        Some(n) => Some(temp_beside(n)?),
+        None => None,
+    };
+    let target = match &tmp {
+        Some(t) => Target::File(t.clone()),
+        None => Target::Stdout,
+    };
+    let noise_target = noise_tmp.as_ref().map(|t| Target::File(t.clone()));
+    let result = job::process(
+        &input_path(&plan.input),
+        &target,
+        noise_target.as_ref(),
+        plan.container,
+        settings,
+        &|frames| bar.inc(frames),
+        &quell_cli::interrupt::requested,
+    );
+    let cleanup = || {
+        for t in tmp.iter().chain(&noise_tmp) {
+            let _ = std::fs::remove_file(t);
+        }
+    };
     match result {
         Ok(report) => {
-            std::fs::rename(&tmp, &plan.output)
-                .with_context(|| format!("cannot move the result to {}", plan.output.display()))?;
-            Ok(report)
+            let moved = (|| -> Result<()> {
+                if let (Some(t), Some(n)) = (&noise_tmp, &plan.noise) {
+                    std::fs::rename(t, n).with_context(|| {
+                        format!("cannot move the removed part to {}", n.display())
+                    })?;
+                }
+                if let Some(t) = &tmp {
+                    std::fs::rename(t, &plan.output).with_context(|| {
+                        format!("cannot move the result to {}", plan.output.display())
+                    })?;
+                    // Make the rename itself durable.
+                    if let Some(dir) = plan.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        if let Ok(d) = std::fs::File::open(dir) {
+                            let _ = d.sync_all();
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            if moved.is_err() {
+                cleanup();
+            }
+            moved.map(|()| report)
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            cleanup();
             Err(e)
         }
     }
@@ -322,11 +448,11 @@ fn settings(args: &Args) -> Result<job::Settings> {
     if args.model.is_some() && mode != MaskMode::Neural {
         bail!("--model needs --mode neural");
     }
-    let bits = match args.bits {
-        Bits::Int16 => OutputBits::Int16,
-        Bits::Int24 => OutputBits::Int24,
-        Bits::Float32 => OutputBits::Float32,
-    };
+    let sample = args.bits.map(|b| match b {
+        Bits::Int16 => OutSample::Int(16),
+        Bits::Int24 => OutSample::Int(24),
+        Bits::Float32 => OutSample::Float32,
+    });
     Ok(job::Settings {
         engine: Settings {
             reduction_db: args.reduction,
@@ -334,90 +460,191 @@ fn settings(args: &Args) -> Result<job::Settings> {
             gate,
         },
         model,
-        bits,
+        sample,
+        salvage: args.salvage,
     })
 }
 
-/// Decides every output path and rejects, per file, what must not run: a missing input, an output that is an
-/// input, an existing output without `--force`, two inputs writing the same output.
+/// The container an input is written in by default: FLAC stays FLAC, the rest becomes WAV.
+fn default_container(input: &Path) -> Container {
+    if input::is_dash(input) {
+        return Container::Wav;
+    }
+    match input::sniff_file(input) {
+        Ok(Sniffed::Flac) => Container::Flac,
+        _ => Container::Wav,
+    }
+}
+
+fn extension(container: Container) -> &'static str {
+    match container {
+        Container::Wav => "wav",
+        Container::Flac => "flac",
+    }
+}
+
+/// The container an output name asks for, `None` when its extension says nothing; an error for names of
+/// formats that are not written.
+fn container_of_name(out: &Path) -> Result<Option<Container>> {
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    Ok(match ext.as_str() {
+        "wav" | "wave" | "bwf" | "rf64" => Some(Container::Wav),
+        "flac" => Some(Container::Flac),
+        e if NOT_WRITTEN.contains(&e) => bail!(
+            "{}: quell writes WAV and FLAC only (it would be WAV or FLAC data under a .{ext} name); name the \
+             output .wav or .flac",
+            out.display()
+        ),
+        _ => None,
+    })
+}
+
+/// Decides every output path and format, and rejects, per file, what must not run: a missing input, an
+/// output that is an input, an existing output without `--force`, two inputs writing the same output.
 #[allow(clippy::type_complexity)]
 fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)> {
-    let outputs: Vec<PathBuf> = match (&args.output, &args.out_dir) {
+    let asked = args.format.map(Format::container);
+    let stdin_inputs = args.inputs.iter().filter(|p| input::is_dash(p)).count();
+    if stdin_inputs > 1 {
+        bail!("`-` (standard input) can be given only once");
+    }
+    if stdin_inputs == 1 && args.out_dir.is_some() {
+        bail!("standard input (`-`) needs -o FILE or -o - rather than --out-dir");
+    }
+    if args.noise_out.is_some() && args.inputs.len() != 1 {
+        bail!("--noise-out takes one input; use --noise-out-dir DIR for several");
+    }
+    let mut planned: Vec<(PathBuf, Container)> = Vec::new();
+    match (&args.output, &args.out_dir) {
         (Some(out), None) => {
             if args.inputs.len() != 1 {
                 bail!("-o/--output takes one input; use --out-dir DIR for several");
             }
-            let ext = out
-                .extension()
-                .and_then(|e| e.to_str())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if NOT_WRITTEN.contains(&ext.as_str()) {
-                bail!(
-                    "{}: quell writes WAV only (it would be WAV data under a .{ext} name); name the output .wav",
-                    out.display()
-                );
-            }
+            let container = if input::is_dash(out) {
+                if asked == Some(Container::Flac) {
+                    bail!("standard output takes WAV only (FLAC needs a file it can go back into)");
+                }
+                Container::Wav
+            } else {
+                match (container_of_name(out)?, asked) {
+                    (Some(named), Some(a)) if named != a => bail!(
+                        "{}: the name says {} but --format says {}",
+                        out.display(),
+                        extension(named),
+                        extension(a)
+                    ),
+                    (Some(named), _) => named,
+                    (None, Some(a)) => a,
+                    (None, None) => default_container(&args.inputs[0]),
+                }
+            };
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).with_context(|| {
                     format!("cannot create the output directory {}", dir.display())
                 })?;
             }
-            vec![out.clone()]
+            planned.push((out.clone(), container));
         }
         (None, Some(dir)) => {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
-            args.inputs
-                .iter()
-                .map(|input| dir.join(output_name(input)))
-                .collect()
+            for input in &args.inputs {
+                let container = asked.unwrap_or_else(|| default_container(input));
+                planned.push((dir.join(output_name(input, container)), container));
+            }
         }
         (None, None) => bail!("say where the output goes: -o FILE or --out-dir DIR"),
         (Some(_), Some(_)) => bail!("-o and --out-dir cannot be used together"),
+    }
+    let noises: Vec<Option<PathBuf>> = match (&args.noise_out, &args.noise_out_dir) {
+        (Some(n), _) => {
+            if input::is_dash(n) {
+                bail!("--noise-out needs a file, not standard output");
+            }
+            vec![Some(n.clone())]
+        }
+        (None, Some(dir)) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+            planned
+                .iter()
+                .zip(&args.inputs)
+                .map(|((out, container), input)| {
+                    let name = if input::is_dash(out) {
+                        output_name(Path::new("stdin"), *container)
+                    } else {
+                        out.file_name()
+                            .map_or_else(|| output_name(input, *container), |n| n.to_os_string())
+                    };
+                    Some(dir.join(name))
+                })
+                .collect()
+        }
+        (None, None) => vec![None; planned.len()],
     };
     let inputs: Vec<Option<PathBuf>> = args
         .inputs
         .iter()
         .map(|p| std::fs::canonicalize(p).ok())
         .collect();
-    // Inputs that would write the same output are all refused, before anything is processed.
+    // Inputs that would write the same file are all refused, before anything is processed.
     let mut writers: HashMap<PathBuf, Vec<&Path>> = HashMap::new();
-    for (input, output) in args.inputs.iter().zip(&outputs) {
-        if let Ok(out_abs) = absolute(output) {
-            writers.entry(out_abs).or_default().push(input);
+    for (input, ((output, _), noise)) in args.inputs.iter().zip(planned.iter().zip(&noises)) {
+        for path in std::iter::once(output).chain(noise.iter()) {
+            if input::is_dash(path) {
+                continue;
+            }
+            if let Ok(abs) = absolute(path) {
+                writers.entry(abs).or_default().push(input);
+            }
         }
     }
     let mut plans = Vec::new();
     let mut failures = Vec::new();
-    for (index, (input, output)) in args.inputs.iter().zip(outputs).enumerate() {
+    for (index, (input, ((output, container), noise))) in args
+        .inputs
+        .iter()
+        .zip(planned.into_iter().zip(noises))
+        .enumerate()
+    {
         let check = || -> Result<()> {
-            if !input.exists() {
-                bail!("no such file");
+            if !input::is_dash(input) {
+                if !input.exists() {
+                    bail!("no such file");
+                }
+                if input.is_dir() {
+                    bail!("is a directory, not an audio file");
+                }
             }
-            if input.is_dir() {
-                bail!("is a directory, not an audio file");
-            }
-            let out_abs = absolute(&output)?;
-            if inputs.iter().flatten().any(|i| *i == out_abs) {
-                bail!(
-                    "the output {} is an input file; refusing to overwrite an input",
-                    output.display()
-                );
-            }
-            if output.exists() && !args.force {
-                bail!(
-                    "the output {} already exists (use --force to replace it)",
-                    output.display()
-                );
-            }
-            if let Some(all) = writers.get(&out_abs).filter(|w| w.len() > 1) {
-                let names: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
-                bail!(
-                    "{} would all write {}; nothing of them was processed (rename one, or use -o per file)",
-                    names.join(" and "),
-                    output.display()
-                );
+            for path in std::iter::once(&output).chain(noise.iter()) {
+                if input::is_dash(path) {
+                    continue;
+                }
+                let out_abs = absolute(path)?;
+                if inputs.iter().flatten().any(|i| *i == out_abs) {
+                    bail!(
+                        "the output {} is an input file; refusing to overwrite an input",
+                        path.display()
+                    );
+                }
+                if path.exists() && !args.force {
+                    bail!(
+                        "the output {} already exists (use --force to replace it)",
+                        path.display()
+                    );
+                }
+                if let Some(all) = writers.get(&out_abs).filter(|w| w.len() > 1) {
+                    let names: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
+                    bail!(
+                        "{} would all write {}; nothing of them was processed (rename one, or use -o per file)",
+                        names.join(" and "),
+                        path.display()
+                    );
+                }
             }
             Ok(())
         };
@@ -426,6 +653,8 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
                 index,
                 input: input.clone(),
                 output,
+                noise,
+                container,
             }),
             Err(e) => failures.push((index, input.clone(), e)),
         }
@@ -434,18 +663,20 @@ fn plan(args: &Args) -> Result<(Vec<Plan>, Vec<(usize, PathBuf, anyhow::Error)>)
 }
 
 /// Output extensions of formats that `quell` does not write: refused rather than filled with WAV data.
-const NOT_WRITTEN: [&str; 10] = [
-    "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff", "w64",
+const NOT_WRITTEN: [&str; 12] = [
+    "mp3", "ogg", "oga", "opus", "m4a", "mp4", "aac", "aif", "aiff", "aifc", "caf", "w64",
 ];
 
 /// The output file name for `input` in an output directory: the input's whole name with its last extension
-/// replaced by `.wav` (`ep.01.flac` → `ep.01.wav`, `2024.05.01 interview.flac` → `2024.05.01 interview.wav`).
-fn output_name(input: &Path) -> std::ffi::OsString {
+/// replaced by the output format's (`ep.01.flac` → `ep.01.flac`, `2024.05.01 interview.mp3` →
+/// `2024.05.01 interview.wav`). Allocates.
+fn output_name(input: &Path, container: Container) -> std::ffi::OsString {
     let mut name = input
         .file_stem()
         .unwrap_or(input.as_os_str())
         .to_os_string();
-    name.push(".wav");
+    name.push(".");
+    name.push(extension(container));
     name
 }
 

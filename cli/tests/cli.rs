@@ -98,7 +98,14 @@ fn write_flac(path: &Path, rate: u32, channels: &[Vec<f32>], bits: u32) {
         bits as usize,
         rate as usize,
     );
-    let stream = flacenc::encode_with_fixed_block_size(&config, source, config.block_size).unwrap();
+    let mut stream =
+        flacenc::encode_with_fixed_block_size(&config, source, config.block_size).unwrap();
+    // A fixed-block-size stream states min = max block size (as libFLAC writes it; the last block may be
+    // shorter), which readers use to number the frames.
+    stream
+        .stream_info_mut()
+        .set_block_sizes(config.block_size, config.block_size)
+        .unwrap();
     let mut sink = flacenc::bitsink::ByteSink::new();
     stream.write(&mut sink).unwrap();
     std::fs::write(path, sink.as_slice()).unwrap();
@@ -333,7 +340,7 @@ fn batch_processes_in_parallel_and_reports_failures_at_the_end() {
         err.contains("1 of 5 file(s) failed") && err.contains("broken.wav"),
         "{err}"
     );
-    assert!(err.contains("not a WAV or FLAC"), "{err}");
+    assert!(err.contains("not an audio file"), "{err}");
     for i in 0..4 {
         let (spec, y) = read_wav(&out.join(format!("take{i}.wav")));
         assert_eq!((spec.channels, y[0].len()), (2, 14_400));
@@ -414,7 +421,7 @@ fn bad_inputs_give_clear_errors() {
         (
             "text.wav",
             Box::new(|p| std::fs::write(p, b"hello, I am a text file").unwrap()),
-            "not a WAV or FLAC",
+            "not an audio file (it holds text)",
         ),
         (
             "silent.wav",
@@ -627,7 +634,25 @@ fn out_dir_keeps_whole_names_and_refuses_two_inputs_for_one_output() {
     for name in ["ep.01.wav", "ep.02.wav", "2024.05.01 interview.wav"] {
         assert!(out.join(name).exists(), "{name} missing");
     }
-    // Two inputs with one output name (same stem, different extensions): both refused, nothing written.
+    // A FLAC input keeps its format and whole name by default; with --format wav it becomes .wav.
+    let ep = dir.path("ep.03.flac");
+    write_flac(&ep, 16_000, &signal(16_000, 0.2, 1, 4), 16);
+    let o = quell(&[s(&ep), "--out-dir", s(&out), "--mode", "classic"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("ep.03.flac").exists());
+    let o = quell(&[
+        s(&ep),
+        "--out-dir",
+        s(&out),
+        "--mode",
+        "classic",
+        "--format",
+        "wav",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read_wav(&out.join("ep.03.wav")).0.bits_per_sample, 16);
+    // Two inputs with one output name (same stem, different extensions, one format): both refused, nothing
+    // written.
     let flac = dir.path("take.flac");
     write_flac(&flac, 16_000, &signal(16_000, 0.2, 1, 4), 16);
     let wav = dir.path("take.wav");
@@ -638,6 +663,8 @@ fn out_dir_keeps_whole_names_and_refuses_two_inputs_for_one_output() {
         s(&wav),
         "--out-dir",
         s(&out2),
+        "--format",
+        "wav",
         "--mode",
         "classic",
     ]);
@@ -655,11 +682,15 @@ fn an_output_named_for_another_format_is_refused_not_mislabelled() {
     let dir = TempDir::new("ext");
     let input = dir.path("in.wav");
     write_wav(&input, 16_000, &signal(16_000, 0.2, 1, 6), Fmt::Int16);
-    for name in ["out.flac", "out.MP3", "out.ogg"] {
+    for name in ["out.m4a", "out.MP3", "out.ogg"] {
         let out = dir.path(name);
         let o = quell(&[s(&input), "-o", s(&out), "--mode", "classic"]);
         assert_eq!(o.status.code(), Some(2), "{name}");
-        assert!(stderr(&o).contains("writes WAV only"), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("writes WAV and FLAC only"),
+            "{}",
+            stderr(&o)
+        );
         assert!(!out.exists(), "{name} was written");
     }
 }

@@ -21,6 +21,9 @@ const MAX_DECLARED_CHANNELS: usize = 256;
 /// The most frames a decoder may return per packet before the stream is taken as damaged.
 const MAX_PACKET_FRAMES: usize = 1 << 20;
 
+/// How many frames a symphonia stream may fall short of its declared length before it is taken as truncated.
+const LENGTH_SLACK_FRAMES: u64 = 4096;
+
 /// How the input's samples are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SampleKind {
@@ -453,7 +456,9 @@ impl SymphoniaSource {
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     self.done = true;
                     if let Some(n) = self.info.frames {
-                        if self.frames_out < n {
+                        // Containers state lengths a few frames off (symphonia counts AIFF's SSND
+                        // header, MP3 encoder padding): only a clear shortfall is a truncation.
+                        if self.frames_out + LENGTH_SLACK_FRAMES < n {
                             return Err(Damage::new(
                                 "the stream ends before its declared length (truncated)",
                             )

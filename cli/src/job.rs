@@ -252,13 +252,6 @@ pub fn process(
             break;
         }
     }
-    if damage.is_none() {
-        if let Some(declared) = info.frames {
-            if frames_in < declared {
-                damage = Some("the stream ends before its declared length (truncated)".into());
-            }
-        }
-    }
     if let Some(why) = damage {
         let rate = info.sample_rate;
         let of = match info.frames {

@@ -267,10 +267,39 @@ pub fn open(input: &InputPath) -> Result<Box<dyn SampleSource + Send>> {
                 Ok(Box::new(crate::riff::open(reader, false)?))
             }
             Sniffed::Flac => open_symphonia(path, "FLAC"),
-            Sniffed::Symphonia(name) => open_symphonia(path, name),
+            Sniffed::Symphonia("MP3") => {
+                let tag = check_id3(path)?;
+                guarded(|| open_symphonia_inner(path, "MP3", tag))
+            }
+            Sniffed::Symphonia(name) => {
+                if name == "MP4/M4A" {
+                    crate::mp4check::check(path)?;
+                }
+                open_symphonia(path, name)
+            }
             Sniffed::Unsupported(why) => bail!("{why}; quell reads {READ_FORMATS}"),
         },
     }
+}
+
+/// The length of an ID3v2 tag at the start of the file (0 without one), which is skipped rather than parsed
+/// (a damaged frame size inside it could make the tag reader reserve 256 MiB). Refuses a tag that claims more
+/// bytes than the file holds.
+fn check_id3(path: &Path) -> Result<u64> {
+    let mut file = File::open(path).context("cannot open the file")?;
+    let mut h = [0u8; 10];
+    if read_up_to(&mut file, &mut h)? < 10 || &h[..3] != b"ID3" {
+        return Ok(0);
+    }
+    let size = h[6..10]
+        .iter()
+        .fold(0u64, |acc, &b| (acc << 7) | u64::from(b & 0x7F));
+    let len = file.metadata()?.len();
+    if size + 10 > len || h[6..10].iter().any(|b| b & 0x80 != 0) {
+        bail!("damaged MP3 file: its ID3 tag claims {size} bytes, more than the file's {len}");
+    }
+    // A footer (flag 0x10) adds 10 bytes.
+    Ok(10 + size + if h[5] & 0x10 != 0 { 10 } else { 0 })
 }
 
 thread_local! {
@@ -315,11 +344,20 @@ struct SymphoniaSource {
 }
 
 fn open_symphonia(path: &Path, name: &'static str) -> Result<Box<dyn SampleSource + Send>> {
-    guarded(|| open_symphonia_inner(path, name))
+    guarded(|| open_symphonia_inner(path, name, 0))
 }
 
-fn open_symphonia_inner(path: &Path, name: &'static str) -> Result<Box<dyn SampleSource + Send>> {
-    let file = File::open(path).context("cannot open the file")?;
+/// Opens `path` with symphonia, starting `skip` bytes into the file.
+fn open_symphonia_inner(
+    path: &Path,
+    name: &'static str,
+    skip: u64,
+) -> Result<Box<dyn SampleSource + Send>> {
+    let mut file = File::open(path).context("cannot open the file")?;
+    if skip > 0 {
+        file.seek(std::io::SeekFrom::Start(skip))
+            .context("cannot read the file")?;
+    }
     let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {

@@ -4,5 +4,6 @@
 pub mod input;
 pub mod interrupt;
 pub mod job;
+pub mod mp4check;
 pub mod output;
 pub mod riff;

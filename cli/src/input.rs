@@ -264,7 +264,9 @@ pub fn open(input: &InputPath) -> Result<Box<dyn SampleSource + Send>> {
             Sniffed::Riff => {
                 let file = File::open(path).context("cannot open the file")?;
                 let reader = Box::new(std::io::BufReader::with_capacity(1 << 16, file));
-                Ok(Box::new(crate::riff::open(reader, false)?))
+                let mut source = crate::riff::open(reader, false)?;
+                source.add_trailing_metadata(path);
+                Ok(Box::new(source))
             }
             Sniffed::Flac => open_symphonia(path, "FLAC"),
             Sniffed::Symphonia("MP3") => {

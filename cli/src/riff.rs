@@ -196,6 +196,20 @@ fn parse_fmt(b: &[u8], flavour: Flavour) -> Result<Format> {
     })
 }
 
+/// Counts the bytes read through it, to know where the sample data starts.
+struct Counted<'a> {
+    inner: &'a mut (dyn Read + Send),
+    pos: &'a mut u64,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 /// The RIFF-family reader: a [`SampleSource`] over any byte stream.
 pub struct RiffSource {
     reader: Box<dyn Read + Send>,
@@ -205,13 +219,34 @@ pub struct RiffSource {
     /// Data bytes still to come, when the header states them.
     remaining: Option<u64>,
     bytes: Vec<u8>,
+    /// Where the data chunk ends in the stream (RIFF and RF64 with a stated size), for trailing chunks.
+    data_end: Option<u64>,
 }
 
 /// Parses the header of a RIFF/RF64/W64 stream up to its sample data. `what` names the source in messages.
 /// Keeps `bext`, `iXML` and `LIST` chunks that precede the data. Allocates.
-pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSource> {
+pub fn open(mut outer: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSource> {
+    let mut pos = 0u64;
+    let mut counted = Counted {
+        inner: &mut *outer,
+        pos: &mut pos,
+    };
+    let reader: &mut dyn Read = &mut counted;
+    let (flavour, fmt, declared, metadata) = parse_header(reader, from_pipe)?;
+    let data_end = match (flavour, declared) {
+        (Flavour::Riff | Flavour::Rf64, Some(d)) => Some(pos + d + d % 2),
+        _ => None,
+    };
+    let mut source = RiffSource::new(outer, flavour, fmt, declared, metadata);
+    source.data_end = data_end;
+    Ok(source)
+}
+
+type Header = (Flavour, Format, Option<u64>, Vec<([u8; 4], Vec<u8>)>);
+
+fn parse_header(reader: &mut dyn Read, from_pipe: bool) -> Result<Header> {
     let mut head = [0u8; 12];
-    read_exact_or(&mut *reader, &mut head, "file header")?;
+    read_exact_or(reader, &mut head, "file header")?;
     let flavour = match &head[0..4] {
         b"RIFF" => Flavour::Riff,
         b"RF64" | b"BW64" => Flavour::Rf64,
@@ -221,7 +256,7 @@ pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSou
     };
     if flavour == Flavour::W64 {
         let mut rest = [0u8; 28];
-        read_exact_or(&mut *reader, &mut rest, "file header")?;
+        read_exact_or(reader, &mut rest, "file header")?;
         let mut guid = [0u8; 16];
         guid[..12].copy_from_slice(&head);
         guid[12..].copy_from_slice(&rest[..4]);
@@ -248,7 +283,7 @@ pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSou
         // Chunk id and size.
         let (id, size): ([u8; 4], u64) = if flavour == Flavour::W64 {
             let mut h = [0u8; 24];
-            let got = read_full(&mut *reader, &mut h)?;
+            let got = read_full(reader, &mut h)?;
             if got < 24 {
                 return Err(missing_data(flavour, format.is_some()));
             }
@@ -264,7 +299,7 @@ pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSou
             (id, size - 24)
         } else {
             let mut h = [0u8; 8];
-            let got = read_full(&mut *reader, &mut h)?;
+            let got = read_full(reader, &mut h)?;
             if got < 8 {
                 return Err(missing_data(flavour, format.is_some()));
             }
@@ -280,9 +315,9 @@ pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSou
                     bail!("damaged RF64 file: the ds64 chunk declares {size} bytes");
                 }
                 let mut b = vec![0u8; size as usize];
-                read_exact_or(&mut *reader, &mut b, "ds64 chunk")?;
+                read_exact_or(reader, &mut b, "ds64 chunk")?;
                 ds64_data = Some(u64le(&b[8..]));
-                skip(&mut *reader, pad)?;
+                skip(reader, pad)?;
             }
             b"fmt " => {
                 if !(16..=4096).contains(&size) {
@@ -292,9 +327,9 @@ pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSou
                     );
                 }
                 let mut b = vec![0u8; size as usize];
-                read_exact_or(&mut *reader, &mut b, "fmt chunk")?;
+                read_exact_or(reader, &mut b, "fmt chunk")?;
                 format = Some(parse_fmt(&b, flavour)?);
-                skip(&mut *reader, pad)?;
+                skip(reader, pad)?;
             }
             b"data" => {
                 let Some(fmt) = format.take() else {
@@ -311,16 +346,16 @@ pub fn open(mut reader: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSou
                     Flavour::Riff if from_pipe && (size == 0 || size >= 0x7FFF_0000) => None,
                     _ => Some(size),
                 };
-                return Ok(RiffSource::new(reader, flavour, fmt, declared, metadata));
+                return Ok((flavour, fmt, declared, metadata));
             }
             b"bext" | b"iXML" | b"LIST" if size <= MAX_METADATA_BYTES => {
                 let mut b = vec![0u8; size as usize];
-                read_exact_or(&mut *reader, &mut b, "metadata chunk")?;
+                read_exact_or(reader, &mut b, "metadata chunk")?;
                 metadata.push((id, b));
-                skip(&mut *reader, pad)?;
+                skip(reader, pad)?;
             }
             _ => {
-                if !skip(&mut *reader, size + pad)? {
+                if !skip(reader, size + pad)? {
                     return Err(missing_data(flavour, format.is_some()));
                 }
             }
@@ -393,6 +428,49 @@ impl RiffSource {
             encoding: fmt.encoding,
             remaining,
             bytes: Vec::new(),
+            data_end: None,
+        }
+    }
+}
+
+impl RiffSource {
+    /// Adds the `bext`, `iXML` and `LIST` chunks that follow the sample data in the file at `path` (a chunk
+    /// already read before the data wins). Reads chunk headers only, at most 64 of them; damage past the data
+    /// is ignored. Allocates for the chunks kept.
+    pub fn add_trailing_metadata(&mut self, path: &std::path::Path) {
+        let Some(mut at) = self.data_end else { return };
+        let Ok(mut file) = std::fs::File::open(path) else {
+            return;
+        };
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            return;
+        };
+        use std::io::{Seek, SeekFrom};
+        for _ in 0..64 {
+            if at + 8 > len || file.seek(SeekFrom::Start(at)).is_err() {
+                return;
+            }
+            let mut h = [0u8; 8];
+            if read_full(&mut file, &mut h).map_or(true, |n| n < 8) {
+                return;
+            }
+            let id = [h[0], h[1], h[2], h[3]];
+            let size = u64::from(u32le(&h[4..]));
+            if at + 8 + size > len {
+                return;
+            }
+            let wanted = matches!(&id, b"bext" | b"iXML" | b"LIST");
+            if wanted
+                && size <= MAX_METADATA_BYTES
+                && !self.info.metadata.iter().any(|(i, _)| *i == id)
+            {
+                let mut body = vec![0u8; size as usize];
+                if read_full(&mut file, &mut body).map_or(true, |n| n < body.len()) {
+                    return;
+                }
+                self.info.metadata.push((id, body));
+            }
+            at += 8 + size + size % 2;
         }
     }
 }

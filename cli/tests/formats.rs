@@ -723,11 +723,16 @@ fn broadcast_metadata_is_kept_and_the_removed_part_sums_back() {
         chunk(b"LIST", &list),
     ];
     let input = dir.path("take.wav");
-    std::fs::write(
-        &input,
-        wav_bytes(&fmt_body(Store::Float(4), 2, 48_000, false), &data, &extra),
-    )
-    .unwrap();
+    // bext and iXML before the audio, LIST after it (as many editors place it).
+    let mut bytes = wav_bytes(
+        &fmt_body(Store::Float(4), 2, 48_000, false),
+        &data,
+        &extra[..2],
+    );
+    bytes.extend(&extra[2]);
+    let riff_size = (bytes.len() - 8) as u32;
+    bytes[4..8].copy_from_slice(&riff_size.to_le_bytes());
+    std::fs::write(&input, bytes).unwrap();
     let output = dir.path("clean.wav");
     let noise = dir.path("noise.wav");
     let o = quell(&[

@@ -621,6 +621,14 @@ fn stdin_and_stdout_carry_wav_streams() {
     let (_, y) = decode(&file);
     assert!(max_diff(&y, &exact) <= 1e-5);
     assert_eq!(hound::WavReader::open(&file).unwrap().duration(), 30_000);
+    // A pipe writer's zero sizes (RIFF and data) mean "until the end" on standard input.
+    let mut zero = std::fs::read(&input).unwrap();
+    zero[4..8].copy_from_slice(&[0; 4]);
+    let data_at = zero.windows(4).position(|w| w == b"data").unwrap();
+    zero[data_at + 4..data_at + 8].copy_from_slice(&[0; 4]);
+    let o3 = run(zero);
+    assert!(o3.status.success(), "{}", stderr(&o3));
+    assert_eq!(o3.stdout.len(), o2.stdout.len());
     // Something that is not WAV on stdin gets a clear message.
     let o = run(b"ID3\x04 definitely an mp3".to_vec());
     assert_eq!(o.status.code(), Some(1));
@@ -704,6 +712,25 @@ fn damaged_files_are_refused_or_salvaged() {
         "{}",
         stderr(&o)
     );
+    let c = dir.path("c.flac");
+    let o = quell(&[
+        s(&input),
+        "-o",
+        s(&c),
+        "--mode",
+        "classic",
+        "--reduction",
+        "0",
+        "--salvage",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (_, y) = decode(&c);
+    assert!(
+        y.len() > rate as usize && y.len() < rate as usize * 4,
+        "the part before the corrupt stretch: {} frames",
+        y.len()
+    );
+    assert!(max_diff(&y, &flac_exact[..y.len()]) <= 1e-5);
 }
 
 #[test]

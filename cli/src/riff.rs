@@ -223,7 +223,8 @@ pub struct RiffSource {
     data_end: Option<u64>,
 }
 
-/// Parses the header of a RIFF/RF64/W64 stream up to its sample data. `what` names the source in messages.
+/// Parses the header of a RIFF/RF64/W64 stream up to its sample data; `from_pipe` takes a RIFF data size of 0 or a
+/// placeholder as "until the end of the stream".
 /// Keeps `bext`, `iXML` and `LIST` chunks that precede the data. Allocates.
 pub fn open(mut outer: Box<dyn Read + Send>, from_pipe: bool) -> Result<RiffSource> {
     let mut pos = 0u64;

@@ -9,6 +9,7 @@ mod halves;
 mod mix;
 mod pairs;
 mod peers;
+mod room;
 mod stats;
 mod stoi;
 mod train;

@@ -2,6 +2,7 @@
 //! band limits and clipping (the augmentations listed in docs/model.md).
 
 use crate::data::{Clip, RATE};
+use crate::room::{convolve, Room, RoomRange};
 use quell_dsp::metrics::active_rms;
 use quell_dsp::synth::{self, Rng};
 
@@ -277,8 +278,33 @@ pub fn add_typing(rng: &mut Rng, clicks: &[Clip], n: &mut [f32], keys_per_second
 /// (validation examples always use this).
 pub const TYPING: f64 = 0.15;
 
-/// Draws one example of `len` samples; `typing` is the probability of typing in its noise.
-pub fn example(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Example {
+/// Reverberation times and tail levels of the synthetic rooms of training ([`Recipe::rooms`]).
+pub const TRAINING_ROOMS: RoomRange = RoomRange {
+    rt60_s: (0.15, 1.0),
+    tail_db: (-12.0, 6.0),
+};
+
+/// What examples are made of: the shares of the augmentations that `cargo xtask train` sets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipe {
+    /// Probability of typing (key clips) in an example's noise.
+    pub typing: f64,
+    /// Probability that the speech is heard through a synthetic room ([`crate::room`]) whose direct path and
+    /// early reflections are the target, so that its late tail counts as noise. 0 keeps the earlier recipe:
+    /// Schroeder reverberation on 20 % of the speech, all of it in the target.
+    pub rooms: f64,
+}
+
+impl Recipe {
+    /// The recipe of the runs before 2026-12-02: typing in 15 % of examples, reverberation kept in the target.
+    pub const DEFAULT: Recipe = Recipe {
+        typing: TYPING,
+        rooms: 0.0,
+    };
+}
+
+/// Draws one example of `len` samples.
+pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Example {
     let roll = rng.uniform();
     let has_speech = roll >= 0.08;
     let speech_only = (0.08..0.13).contains(&roll);
@@ -287,18 +313,30 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Example {
     } else {
         (vec![0.0; len], 24_000.0)
     };
+    // The speech as the mixture hears it, where that differs from the target (a room's late tail).
+    let mut heard: Option<Vec<f32>> = None;
     if has_speech {
         if rng.uniform() < 0.5 {
             random_eq(rng, &mut clean);
         }
-        if rng.uniform() < 0.2 {
+        if recipe.rooms > 0.0 {
+            if rng.uniform() < recipe.rooms {
+                let room = Room::random(rng, TRAINING_ROOMS);
+                heard = Some(convolve(&clean, &room.full));
+                clean = convolve(&clean, &room.early);
+            }
+        } else if rng.uniform() < 0.2 {
             let rt60 = uniform(rng, 0.15, 0.7);
             let wet = uniform(rng, 0.1, 0.5);
             reverb(&mut clean, rng, rt60, wet);
         }
         // Keeps speechocean762's room rumble out of the targets (and so out of what the model preserves).
         highpass(&mut clean, 60.0);
+        if let Some(h) = heard.as_mut() {
+            highpass(h, 60.0);
+        }
     }
+    let typing = recipe.typing;
     let mut noise = noise_track(rng, pool, len, typing);
     let snr_db = if speech_only {
         60.0
@@ -306,7 +344,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Example {
         uniform(rng, -5.0, 30.0)
     };
     let speech_level = if has_speech {
-        active_rms(&clean, RATE)
+        active_rms(heard.as_deref().unwrap_or(&clean), RATE)
     } else {
         0.1
     };
@@ -316,8 +354,9 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Example {
         speech_level / noise_rms * 10f64.powf(-snr_db / 20.0),
     );
     // Overall level: mixture RMS between −45 and −12 dBFS (peaks up to 0 dBFS).
+    let mut heard = heard.unwrap_or_else(|| clean.clone());
     let mix_rms = quell_dsp::metrics::rms(
-        &clean
+        &heard
             .iter()
             .zip(&noise)
             .map(|(a, b)| a + b)
@@ -326,8 +365,9 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Example {
     .max(1e-9);
     let g = 10f64.powf(uniform(rng, -45.0, -12.0) / 20.0) / mix_rms;
     scale(&mut clean, g);
+    scale(&mut heard, g);
     scale(&mut noise, g);
-    let mut noisy: Vec<f32> = clean.iter().zip(&noise).map(|(a, b)| a + b).collect();
+    let mut noisy: Vec<f32> = heard.iter().zip(&noise).map(|(a, b)| a + b).collect();
     if rng.uniform() < 0.05 {
         let peak = noisy.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let limit = peak * uniform(rng, 0.3, 0.8) as f32;

@@ -49,6 +49,11 @@ pub struct TrainArgs {
     /// Share of training examples with typing (key clips) in their noise, 0..=1.
     #[arg(long, default_value_t = mix::TYPING)]
     pub typing: f64,
+    /// Share of examples whose speech goes through a synthetic room with only its direct path and early
+    /// reflections (50 ms) in the target, 0..=1; 0 keeps the earlier Schroeder reverberation on 20 % of the
+    /// speech with all of it in the target (`mix::Recipe::rooms`).
+    #[arg(long, default_value_t = 0.0)]
+    pub rooms: f64,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -64,6 +69,10 @@ pub struct TrainArgs {
     /// gains themselves, it counts 0.1 against 0.01 in a noise-only band as much as 1 against 0.1.
     #[arg(long, default_value_t = 0.0)]
     pub log_weight: f32,
+    /// Extra cost of predicting less gain than the target (removing speech), on top of the squared error that
+    /// both directions pay: 3 (the default) makes removing speech cost four times leaving noise; 0 is symmetric.
+    #[arg(long, default_value_t = LossWeights::DEFAULT.under)]
+    pub under_weight: f32,
     /// Copy the final weights to assets/model/quell.safetensors.
     #[arg(long)]
     pub install: bool,
@@ -111,16 +120,40 @@ impl Batch {
     }
 }
 
+/// The weights of the loss's terms (see [`batch_loss`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossWeights {
+    /// Weight of the squared log band-energy error (0 = off).
+    pub log: f32,
+    /// Extra weight of the squared error where the predicted gain is below the target.
+    pub under: f32,
+}
+
+impl LossWeights {
+    /// The RNNoise-style loss as trained until 2026-12-02: no log term, removing speech costs 4× leaving noise.
+    pub const DEFAULT: LossWeights = LossWeights {
+        log: 0.0,
+        under: 3.0,
+    };
+
+    fn from_args(args: &TrainArgs) -> Self {
+        LossWeights {
+            log: args.log_weight,
+            under: args.under_weight,
+        }
+    }
+}
+
 /// Floor of the band gains in the log term of the loss (−30 dB, linear).
 const LOG_EPSILON: f64 = 0.031_622_78;
 
 /// The loss of one batch: RNNoise-style errors on compressed (square-rooted) gains, with removing speech
-/// (predicting less gain than the target) costing four times leaving noise, plus `log_weight` times the squared
-/// log band-energy error (see `TrainArgs::log_weight`), plus the VAD's cross-entropy.
+/// (predicting less gain than the target) costing `1 + w.under` times leaving noise, plus `w.log` times the
+/// squared log band-energy error (see `TrainArgs::log_weight`), plus the VAD's cross-entropy.
 pub fn batch_loss(
     net: &Net,
     batch: &Batch,
-    log_weight: f32,
+    w: LossWeights,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     let b = batch.size;
@@ -138,10 +171,10 @@ pub fn batch_loss(
         let err = (pred - target.sqrt()?)?;
         let e2 = err.sqr()?;
         let under = err.neg()?.relu()?.sqr()?;
-        let mut gain_loss = ((e2.clone() + (under * 3.0)?)? + (e2.sqr()? * 10.0)?)?;
-        if log_weight > 0.0 {
+        let mut gain_loss = ((e2.clone() + (under * w.under as f64)?)? + (e2.sqr()? * 10.0)?)?;
+        if w.log > 0.0 {
             let log_err = ((gains + LOG_EPSILON)?.log()? - (&target + LOG_EPSILON)?.log()?)?;
-            gain_loss = (gain_loss + (log_err.sqr()? * log_weight as f64)?)?;
+            gain_loss = (gain_loss + (log_err.sqr()? * w.log as f64)?)?;
         }
         let gain_loss =
             ((gain_loss * &mask)?.sum_all()? / (mask.sum_all()?.to_scalar::<f32>()? as f64 + 1.0))?;
@@ -172,7 +205,7 @@ fn make_batch(
     batch: usize,
     size: usize,
     frames: usize,
-    typing: f64,
+    recipe: mix::Recipe,
 ) -> Batch {
     let seqs: Vec<Sequence> = (0..size)
         .map(|i| {
@@ -181,7 +214,7 @@ fn make_batch(
                 &mut rng,
                 pool,
                 frames * RATE as usize / 100,
-                typing,
+                recipe,
             ))
         })
         .collect();
@@ -266,7 +299,7 @@ fn validate(
     net: &Net,
     weights: &ModelWeights,
     val: &[(mix::Example, Sequence)],
-    log_weight: f32,
+    loss_weights: LossWeights,
     device: &Device,
 ) -> Result<Validation> {
     let seqs: Vec<Sequence> = val
@@ -279,7 +312,7 @@ fn validate(
             vad_mask: s.vad_mask.clone(),
         })
         .collect();
-    let loss = batch_loss(net, &Batch::new(&seqs), log_weight, device)?.to_scalar::<f32>()?;
+    let loss = batch_loss(net, &Batch::new(&seqs), loss_weights, device)?.to_scalar::<f32>()?;
     let mask = NeuralMask::new(weights);
     let (mut sin, mut sn, mut sc, mut n) = (0.0, 0.0, 0.0, 0usize);
     let (mut tin, mut tn, mut tc) = (0.0, 0.0, 0.0);
@@ -386,7 +419,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let val: Vec<(mix::Example, Sequence)> = (0..args.val_examples)
         .map(|i| {
             let mut rng = Rng::new(0x5EED_0000 + i as u64);
-            let ex = mix::example(&mut rng, &val_pool, 4 * RATE as usize, mix::TYPING);
+            let ex = mix::example(&mut rng, &val_pool, 4 * RATE as usize, mix::Recipe::DEFAULT);
             let seq = sequence(&ex);
             (ex, seq)
         })
@@ -400,7 +433,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
     // Batches are produced on a second thread while this one trains.
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Batch)>(4);
-    let (hf_weight, typing) = (args.hf_weight, args.typing);
+    let hf_weight = args.hf_weight;
+    let recipe = mix::Recipe {
+        typing: args.typing,
+        rooms: args.rooms,
+    };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
         args.batches,
@@ -417,7 +454,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                         .send((
                             epoch,
                             b,
-                            make_batch(train, seed, epoch, b, size, frames, typing)
+                            make_batch(train, seed, epoch, b, size, frames, recipe)
                                 .weight_bands_from(quell_dsp::bands::FIRST_HIGH_BAND, hf_weight),
                         ))
                         .is_err()
@@ -440,7 +477,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             let mut sum = 0.0;
             for i in 0..batches {
                 let (_, _, batch) = rx.recv().context("batch producer stopped")?;
-                let loss = batch_loss(&net, &batch, args.log_weight, &device)?;
+                let loss = batch_loss(&net, &batch, LossWeights::from_args(args), &device)?;
                 opt.backward_step(&loss)?;
                 sum += loss.to_scalar::<f32>()? as f64;
                 bar.set_message(format!(
@@ -461,7 +498,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 },
             )
             .map_err(anyhow::Error::msg)?;
-            let v = validate(&net, &weights, &val, args.log_weight, &device)?;
+            let v = validate(&net, &weights, &val, LossWeights::from_args(args), &device)?;
             let line = format!(
                 "epoch {:3} train_loss {:.4} val_loss {:.4} val_sisdr_in {:.2} neural {:.2} ({:+.2}) classic {:.2} ({:+.2}) val_stoi_in {:.3} neural {:+.3} classic {:+.3} epoch_s {:.0} total_s {:.0}",
                 epoch + 1,
@@ -488,11 +525,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --typing {}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --typing {} --rooms {}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.typing, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.typing, args.rooms, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )
@@ -543,12 +580,46 @@ mod tests {
 
     #[test]
     fn a_few_training_steps_reduce_the_loss() {
-        smoke(0.0);
+        smoke(LossWeights::DEFAULT);
+    }
+
+    #[test]
+    fn a_few_training_steps_reduce_the_symmetric_loss() {
+        smoke(LossWeights {
+            under: 0.0,
+            ..LossWeights::DEFAULT
+        });
     }
 
     #[test]
     fn a_few_training_steps_reduce_the_loss_with_the_log_energy_term() {
-        smoke(0.1);
+        smoke(LossWeights {
+            log: 0.1,
+            ..LossWeights::DEFAULT
+        });
+    }
+
+    #[test]
+    fn under_predicting_costs_what_its_weight_says() {
+        let pool = tiny_pool();
+        let device = Device::Cpu;
+        let varmap = VarMap::new();
+        let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device)).unwrap();
+        let batch = make_batch(&pool, 5, 0, 0, 4, 30, mix::Recipe::DEFAULT);
+        let loss = |under: f32| {
+            batch_loss(&net, &batch, LossWeights { under, log: 0.0 }, &device)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        let (sym, default, double) = (loss(0.0), loss(3.0), loss(6.0));
+        // The untrained network's gains (about 0.5) lie below the targets of speech bands, so the term is
+        // positive, and linear in its weight.
+        assert!(default > sym, "{sym} -> {default}");
+        assert!(
+            ((double - sym) - 2.0 * (default - sym)).abs() < 1e-3 * double,
+            "{sym} {default} {double}"
+        );
     }
 
     #[test]
@@ -557,12 +628,20 @@ mod tests {
         let device = Device::Cpu;
         let varmap = VarMap::new();
         let net = Net::new(VarBuilder::from_varmap(&varmap, DType::F32, &device)).unwrap();
-        let batch = make_batch(&pool, 5, 0, 0, 4, 30, mix::TYPING);
-        let loss = |w: f32| {
-            batch_loss(&net, &batch, w, &device)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
+        let batch = make_batch(&pool, 5, 0, 0, 4, 30, mix::Recipe::DEFAULT);
+        let loss = |log: f32| {
+            batch_loss(
+                &net,
+                &batch,
+                LossWeights {
+                    log,
+                    ..LossWeights::DEFAULT
+                },
+                &device,
+            )
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
         };
         let (plain, half, full) = (loss(0.0), loss(0.5), loss(1.0));
         // An untrained network is far from the targets, so the term is positive and linear in its weight.
@@ -573,7 +652,7 @@ mod tests {
         );
     }
 
-    fn smoke(log_weight: f32) {
+    fn smoke(w: LossWeights) {
         let pool = tiny_pool();
         let device = Device::Cpu;
         let varmap = VarMap::new();
@@ -587,21 +666,21 @@ mod tests {
             },
         )
         .unwrap();
-        let probe = make_batch(&pool, 99, 0, 0, 8, 60, mix::TYPING);
-        let before = batch_loss(&net, &probe, log_weight, &device)
+        let probe = make_batch(&pool, 99, 0, 0, 8, 60, mix::Recipe::DEFAULT);
+        let before = batch_loss(&net, &probe, w, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
         for b in 0..25 {
-            let batch = make_batch(&pool, 1, 0, b, 8, 60, mix::TYPING);
-            let loss = batch_loss(&net, &batch, log_weight, &device).unwrap();
+            let batch = make_batch(&pool, 1, 0, b, 8, 60, mix::Recipe::DEFAULT);
+            let loss = batch_loss(&net, &batch, w, &device).unwrap();
             opt.backward_step(&loss).unwrap();
         }
-        let after = batch_loss(&net, &probe, log_weight, &device)
+        let after = batch_loss(&net, &probe, w, &device)
             .unwrap()
             .to_scalar::<f32>()
             .unwrap();
-        println!("log weight {log_weight}: held-out batch loss {before:.4} -> {after:.4}");
+        println!("{w:?}: held-out batch loss {before:.4} -> {after:.4}");
         assert!(
             after.is_finite() && after < 0.8 * before,
             "loss {before} -> {after}"

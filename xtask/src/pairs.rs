@@ -4,21 +4,40 @@
 //! corpus) and are the input of `cargo xtask eval --pairs`.
 //!
 //! Every pair has a noise category (typing, babble, music, stationary, non-stationary, synthetic), an SNR
-//! (−5 to 20 dB, from the active speech level) and a room condition: a third of the pairs put the speech
-//! through a synthetic room (reverberation of 0.3–0.9 s) before the noise, and then the reverberant speech is
-//! the reference (Quell and its peers are suppressors, not de-reverberators). `pairs.csv` beside `clean/` and
+//! (−5 to 20 dB, from the active level of the speech in the mixture) and a room condition: a third of the pairs
+//! put the speech through a synthetic room before the noise. By default ([`RoomModel::Schroeder`], the pairs
+//! of the reported figures) that is Schroeder reverberation of 0.3–0.9 s and the reverberant speech is the
+//! reference (Quell and its peers are suppressors, not de-reverberators). `--room-model early` instead uses a
+//! room response of [`crate::room`] and the speech through its direct path and first 50 ms as the reference,
+//! so that the late tail is scored like noise (experimental: see docs/quality.md). `pairs.csv` beside `clean/` and
 //! `noisy/` records all of it, and `cargo xtask eval` groups its results by it.
 
 use crate::audio::{write_wav, WavFormat};
 use crate::data::{self, Clip, RATE};
 use crate::halves::Half;
 use crate::mix::{add_typing, reverb, uniform};
+use crate::room::{convolve, Room, RoomRange};
 use crate::train::{load_pool, Select};
 use anyhow::{bail, Context, Result};
 use quell_dsp::metrics::active_rms;
 use quell_dsp::synth::{self, Rng};
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+/// The rooms of the room pairs.
+pub const PAIR_ROOMS: RoomRange = RoomRange {
+    rt60_s: (0.3, 0.9),
+    tail_db: (-6.0, 6.0),
+};
+
+/// How the room pairs of `cargo xtask pairs` are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoomModel {
+    /// Schroeder reverberation (RT60 0.3–0.9 s, 30–70 % wet); the reverberant speech is the reference.
+    Schroeder,
+    /// A [`Room`] of [`PAIR_ROOMS`]; its direct path and early reflections are the reference.
+    Early,
+}
 
 /// Options of `cargo xtask pairs`.
 #[derive(clap::Args, Debug)]
@@ -41,6 +60,11 @@ pub struct PairsArgs {
     /// Seed of the mixing choices.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+    /// How the room pairs are made: `schroeder` (the reported pairs: Schroeder reverberation, the whole
+    /// reverberant speech as the reference) or `early` (experimental: a synthetic room response, the direct path
+    /// and first 50 ms as the reference; see `docs/quality.md` before using it).
+    #[arg(long, value_enum, default_value_t = RoomModel::Schroeder)]
+    pub room_model: RoomModel,
 }
 
 /// SNRs cycled through, dB.
@@ -179,7 +203,7 @@ pub fn run(args: &PairsArgs) -> Result<()> {
         std::fs::create_dir_all(out.join(sub))?;
     }
     let mut rng = Rng::new(args.seed ^ (args.half as u64) << 32);
-    let mut csv = String::from("name,half,speech,category,room,snr_db,speakers,noise\n");
+    let mut csv = String::from("name,half,speech,category,room,rt60_s,snr_db,speakers,noise\n");
     let mut written = 0;
     for (group, count, speech) in [("nb", args.narrow, &narrow), ("fb", args.full, &full)] {
         if count > 0 && speech.is_empty() {
@@ -189,21 +213,34 @@ pub fn run(args: &PairsArgs) -> Result<()> {
             let category = CATEGORIES[i % CATEGORIES.len()];
             let snr = SNRS[(i / CATEGORIES.len()) % SNRS.len()];
             let room = rng.uniform() < 1.0 / 3.0;
-            let (mut clean, speakers) = utterance(&mut rng, speech);
-            if room {
-                let rt60 = uniform(&mut rng, 0.3, 0.9);
-                let wet = uniform(&mut rng, 0.3, 0.7);
-                reverb(&mut clean, &mut rng, rt60, wet);
-            }
-            let g = 10f32.powf(SPEECH_DBFS / 20.0) / (active_rms(&clean, RATE) as f32).max(1e-9);
+            let (dry, speakers) = utterance(&mut rng, speech);
+            // In a room the mixture hears the whole response and the reference is its direct path and
+            // early reflections; dry, both are the utterance itself.
+            let (mut clean, mut heard, rt60) = match (room, args.room_model) {
+                (false, _) => (dry.clone(), dry, String::new()),
+                (true, RoomModel::Schroeder) => {
+                    let rt60 = uniform(&mut rng, 0.3, 0.9);
+                    let wet = uniform(&mut rng, 0.3, 0.7);
+                    let mut wet_speech = dry;
+                    reverb(&mut wet_speech, &mut rng, rt60, wet);
+                    (wet_speech.clone(), wet_speech, format!("{rt60:.2}"))
+                }
+                (true, RoomModel::Early) => {
+                    let r = Room::random(&mut rng, PAIR_ROOMS);
+                    let rt60 = format!("{:.2}", r.rt60_s);
+                    (convolve(&dry, &r.early), convolve(&dry, &r.full), rt60)
+                }
+            };
+            let g = 10f32.powf(SPEECH_DBFS / 20.0) / (active_rms(&heard, RATE) as f32).max(1e-9);
             clean.iter_mut().for_each(|v| *v *= g);
+            heard.iter_mut().for_each(|v| *v *= g);
             let (mut n, source) = noise(&mut rng, category, &pool, clean.len())
                 .with_context(|| format!("{} half, {category}", args.half.name()))?;
-            let speech_power = (active_rms(&clean, RATE) as f32).powi(2);
+            let speech_power = (active_rms(&heard, RATE) as f32).powi(2);
             let noise_power = n.iter().map(|v| v * v).sum::<f32>() / n.len() as f32;
             let gn = (speech_power / noise_power.max(1e-12) / 10f32.powf(snr / 10.0)).sqrt();
             n.iter_mut().for_each(|v| *v *= gn);
-            let mut noisy: Vec<f32> = clean.iter().zip(&n).map(|(a, b)| a + b).collect();
+            let mut noisy: Vec<f32> = heard.iter().zip(&n).map(|(a, b)| a + b).collect();
             let peak = noisy.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             if peak > 0.95 {
                 let s = 0.95 / peak;
@@ -226,7 +263,7 @@ pub fn run(args: &PairsArgs) -> Result<()> {
             )?;
             writeln!(
                 csv,
-                "{name},{},{group},{category},{room},{snr},{},{}",
+                "{name},{},{group},{category},{room},{rt60},{snr},{},{}",
                 args.half.name(),
                 speakers.join(" "),
                 source.replace(',', " ")

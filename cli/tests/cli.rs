@@ -3,45 +3,10 @@
 use quell_dsp::metrics::si_sdr;
 use quell_dsp::neural::ModelWeights;
 use quell_dsp::synth::{self, Rng, Voice};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-/// A fresh directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("quell-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn quell(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quell"))
-        .args(args)
-        .output()
-        .expect("the quell binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{quell, s, stderr, TempDir};
 
 #[derive(Clone, Copy, Debug)]
 enum Fmt {

@@ -5,43 +5,11 @@
 
 use quell_cli::input::{self, InputInfo, InputPath, SampleKind};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("quell-fmt-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn quell(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quell"))
-        .args(args)
-        .output()
-        .expect("the quell binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{quell, s, stderr, TempDir};
 
 /// Runs quell at reduction 0 in classic mode with extra arguments; asserts success.
 fn identity(input: &Path, output: &Path, extra: &[&str]) -> Output {

@@ -73,6 +73,8 @@ pub struct Engine {
     /// Scale of the comb filter's amounts ([`comb::COMB_STRENGTH`] by default).
     comb_strength: f32,
     info: FrameInfo,
+    /// Bins of the gate's onset cue ([`mask::ONSET_LOW_HZ`] ..= [`mask::ONSET_HIGH_HZ`], below Nyquist).
+    onset_bins: std::ops::Range<usize>,
 }
 
 impl Engine {
@@ -113,6 +115,7 @@ impl Engine {
             comb_enabled: true,
             comb_strength: comb::COMB_STRENGTH,
             info: FrameInfo::default(),
+            onset_bins: onset_bins(&layout),
             layout,
         };
         engine.set_settings(&Settings::DEFAULT);
@@ -138,6 +141,13 @@ impl Engine {
     /// life; report it to the host and delay any dry path by the same amount.
     pub fn latency_samples(&self) -> usize {
         self.stft.latency_samples()
+    }
+
+    /// How long the output can still be non-zero after the last non-zero input sample, samples: two windows (the
+    /// last frame that saw the sample, played out one latency later) plus the longest pitch lag the comb filter
+    /// looks back (16 ms). After that much digital silence the output is exactly zero (e.g. 2689 at 48 kHz).
+    pub fn tail_samples(&self) -> usize {
+        2 * self.layout.window + self.max_lag
     }
 
     /// Samples still to pass before the next frame is processed (1 ..= hop): a caller that works hop by hop
@@ -233,6 +243,12 @@ impl Engine {
     /// that measure it; a product has no reason to call it. Does not allocate.
     pub fn set_release_per_frame(&mut self, release: f32) {
         self.mask.set_release_per_frame(release);
+    }
+
+    /// Turns the voice gate's onset cue on or off (on by default; see [`mask::GATE_ONSET_SNR_DB`]). For
+    /// evaluations that measure it; a product has no reason to call it. Does not allocate.
+    pub fn set_gate_onset_cue(&mut self, enabled: bool) {
+        self.mask.set_onset_cue(enabled);
     }
 
     /// Enables or disables the pitch comb filter (on by default). Does not allocate.
@@ -343,7 +359,9 @@ impl Engine {
             (MaskMode::Unity, _) => self.gains.fill(1.0),
         }
         let shaping = self.mask.shapes(mode);
-        let gate = self.mask.apply(&mut self.gains, mode, vad);
+        let onset_db =
+            mask::onset_snr_db(&self.power, self.classic.noise(), self.onset_bins.clone());
+        let gate = self.mask.apply(&mut self.gains, mode, vad, onset_db);
         let mut band_gains = [1.0; NB_BANDS];
         self.bands
             .reduce_gains(&self.gains, &self.power, &mut band_gains);
@@ -381,6 +399,14 @@ impl Engine {
         self.info.vad = vad;
         self.info.gate_gain = gate;
     }
+}
+
+/// The bins from [`mask::ONSET_LOW_HZ`] up to [`mask::ONSET_HIGH_HZ`] (or Nyquist). Does not allocate.
+fn onset_bins(layout: &FrameLayout) -> std::ops::Range<usize> {
+    let bin_hz = layout.sample_rate / layout.window as f32;
+    let low = (mask::ONSET_LOW_HZ / bin_hz).ceil() as usize;
+    let high = ((mask::ONSET_HIGH_HZ / bin_hz).floor() as usize + 1).min(layout.bins);
+    low.min(high)..high
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //!    ([`NEURAL_HIGH_BAND_EXPONENT`]), interpolated to bins, and each bin refined by the classic suppressor's
 //!    gain for that bin ([`NEURAL_CLASSIC_WEIGHT`]): [`refine_neural`];
 //! 2. release: a gain may fall by at most [`RELEASE_PER_FRAME`] per frame, rises are never slowed;
-//! 3. the optional voice-activity gate ([`crate::VadGate`]), neural mode only;
+//! 3. the optional voice-activity gate ([`crate::VadGate`]), neural mode only, opened by the network's speech
+//!    probability or, for the frame itself, by an onset cue ([`onset_snr_db`], [`GATE_ONSET_SNR_DB`]);
 //! 4. the floor: no gain below the maximum attenuation.
 //!
 //! Steps 2–4 are [`MaskStage::apply`]. With a maximum attenuation of 0 dB, or in unity mode, every gain is one
@@ -42,6 +43,42 @@ pub const NEURAL_CLASSIC_WEIGHT: f32 = 0.3;
 
 /// How fast the VAD gate closes after its hold time, dB per 10 ms frame.
 pub const GATE_RELEASE_DB_PER_FRAME: f32 = 1.5;
+
+/// A frame whose power between [`ONSET_LOW_HZ`] and [`ONSET_HIGH_HZ`] stands at least this far above the
+/// classic tracker's noise estimate opens the gate for that frame, dB, even while the network's speech
+/// probability is still below the threshold. The network needs one to three frames to become sure of a word;
+/// without this cue a plosive or fricative onset after a pause lost its first 10–30 ms. Stationary noise sits
+/// within about 1 dB of its estimate, so it does not open the gate; a click or knock does, for its own frames
+/// only (the cue neither starts the hold nor moves the gate's release), and is then cut by the network's own
+/// gains instead of the gate's full reduction.
+pub const GATE_ONSET_SNR_DB: f32 = 6.0;
+
+/// Lowest frequency of the onset cue's power sum, Hz.
+pub const ONSET_LOW_HZ: f32 = 100.0;
+
+/// Highest frequency of the onset cue's power sum, Hz (fricatives such as /s/ and /f/ reach up to here; it is
+/// cut at Nyquist at low sample rates).
+pub const ONSET_HIGH_HZ: f32 = 10_000.0;
+
+/// The onset cue's measure: the frame's power over the noise estimate, summed over bins `bins` (a range of
+/// indices into both slices), dB. Returns −∞ when the range holds no power and +∞ for power over no noise.
+/// Does not allocate.
+pub fn onset_snr_db(power: &[f32], noise: &[f32], bins: std::ops::Range<usize>) -> f32 {
+    let end = bins.end.min(power.len()).min(noise.len());
+    let start = bins.start.min(end);
+    let (mut p, mut n) = (0.0f64, 0.0f64);
+    for (a, b) in power[start..end].iter().zip(&noise[start..end]) {
+        p += f64::from(*a);
+        n += f64::from(*b);
+    }
+    if !(p > 0.0) {
+        f32::NEG_INFINITY
+    } else if !(n > 0.0) {
+        f32::INFINITY
+    } else {
+        (10.0 * (p / n).log10()) as f32
+    }
+}
 
 /// Converts dB to a linear amplitude gain. Does not allocate.
 pub fn db_to_gain(db: f32) -> f32 {
@@ -111,6 +148,8 @@ pub struct MaskStage {
     gate: VadGate,
     gate_gain: f32,
     gate_hold_frames: u32,
+    /// Whether the onset cue may open the gate ([`GATE_ONSET_SNR_DB`]); on by default.
+    onset_cue: bool,
 }
 
 impl MaskStage {
@@ -123,7 +162,14 @@ impl MaskStage {
             gate: VadGate::DEFAULT,
             gate_gain: 1.0,
             gate_hold_frames: 0,
+            onset_cue: true,
         }
+    }
+
+    /// Turns the gate's onset cue on or off (on by default; see [`GATE_ONSET_SNR_DB`]). For evaluations that
+    /// measure what it keeps. Does not allocate.
+    pub fn set_onset_cue(&mut self, enabled: bool) {
+        self.onset_cue = enabled;
     }
 
     /// Sets the maximum attenuation, dB, limited to [`Settings::REDUCTION_DB`] (non-finite: the default).
@@ -176,11 +222,16 @@ impl MaskStage {
     }
 
     /// Turns the source's per-bin `gains` into the applied ones in place: release, gate (driven by the speech
-    /// probability `vad`, neural mode only) and floor; all ones when the stage does not shape in `mode`.
-    /// Returns the gate's gain, linear. Does not allocate.
-    pub fn apply(&mut self, gains: &mut [f32], mode: MaskMode, vad: f32) -> f32 {
+    /// probability `vad` and the onset measure `onset_db` from [`onset_snr_db`], neural mode only) and floor;
+    /// all ones when the stage does not shape in `mode`. Returns the gate's gain, linear. Does not allocate.
+    pub fn apply(&mut self, gains: &mut [f32], mode: MaskMode, vad: f32, onset_db: f32) -> f32 {
         let shaping = self.shapes(mode);
         let gate = self.update_gate(vad, mode == MaskMode::Neural && shaping);
+        let gate = if self.onset_cue && gate < 1.0 && onset_db >= GATE_ONSET_SNR_DB {
+            1.0
+        } else {
+            gate
+        };
         if shaping {
             for (g, h) in gains.iter_mut().zip(self.held.iter_mut()) {
                 let held = if g.is_finite() {
@@ -262,6 +313,46 @@ mod tests {
     }
 
     #[test]
+    fn the_onset_cue_opens_the_gate_for_its_own_frames_only() {
+        let mut s = stage();
+        let mut g = vec![1.0f32; 481];
+        // Close the gate completely on frames without speech or onset.
+        for _ in 0..40 {
+            g.fill(1.0);
+            s.apply(&mut g, MaskMode::Neural, 0.0, 0.0);
+        }
+        assert!((g[0] - s.floor()).abs() < 1e-6);
+        // A frame well above the noise opens it at once, the network not yet sure...
+        g.fill(1.0);
+        assert_eq!(
+            s.apply(&mut g, MaskMode::Neural, 0.1, GATE_ONSET_SNR_DB),
+            1.0
+        );
+        assert!(g.iter().all(|&v| v == 1.0));
+        // ...and the next frame without the cue is closed again: no hold, no release from one.
+        g.fill(1.0);
+        let closed = s.apply(&mut g, MaskMode::Neural, 0.1, GATE_ONSET_SNR_DB - 0.1);
+        assert!((closed - s.floor()).abs() < 1e-6, "{closed}");
+        // Switched off, the cue does nothing.
+        s.set_onset_cue(false);
+        g.fill(1.0);
+        let off = s.apply(&mut g, MaskMode::Neural, 0.1, 40.0);
+        assert!((off - s.floor()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_onset_measure_is_the_power_over_the_noise_in_db() {
+        let power = [0.0, 4.0, 4.0, 100.0];
+        let noise = [1.0, 1.0, 1.0, 1.0];
+        assert!((onset_snr_db(&power, &noise, 1..3) - 10.0 * 4f32.log10()).abs() < 1e-5);
+        assert_eq!(onset_snr_db(&power, &noise, 0..1), f32::NEG_INFINITY);
+        assert_eq!(onset_snr_db(&power, &[0.0; 4], 1..3), f32::INFINITY);
+        // Ranges past the end are cut, not a panic.
+        assert!(onset_snr_db(&power, &noise, 3..99).is_finite());
+        assert_eq!(onset_snr_db(&power, &noise, 9..99), f32::NEG_INFINITY);
+    }
+
+    #[test]
     fn vad_gate_is_transparent_when_off_or_inactive() {
         let mut s = stage();
         assert_eq!(s.update_gate(0.0, false), 1.0);
@@ -277,14 +368,14 @@ mod tests {
         // A floor below two release steps, so that the release alone sets the gains.
         s.set_max_attenuation_db(60.0);
         let mut g = vec![0.0f32; 481];
-        s.apply(&mut g, MaskMode::Classic, 0.0);
+        s.apply(&mut g, MaskMode::Classic, 0.0, 0.0);
         assert!(g.iter().all(|&v| (v - RELEASE_PER_FRAME).abs() < 1e-7));
         g.fill(0.0);
-        s.apply(&mut g, MaskMode::Classic, 0.0);
+        s.apply(&mut g, MaskMode::Classic, 0.0, 0.0);
         let expected = RELEASE_PER_FRAME * RELEASE_PER_FRAME;
         assert!(g.iter().all(|&v| (v - expected).abs() < 1e-7));
         let mut up = vec![1.0f32; 481];
-        s.apply(&mut up, MaskMode::Classic, 0.0);
+        s.apply(&mut up, MaskMode::Classic, 0.0, 0.0);
         assert!(up.iter().all(|&v| v == 1.0));
     }
 
@@ -294,11 +385,11 @@ mod tests {
         let mut g = vec![0.0f32; 481];
         for _ in 0..100 {
             g.fill(0.0);
-            s.apply(&mut g, MaskMode::Classic, 0.0);
+            s.apply(&mut g, MaskMode::Classic, 0.0, 0.0);
         }
         assert!(g.iter().all(|&v| (v - s.floor()).abs() < 1e-7));
         g.fill(f32::NAN);
-        s.apply(&mut g, MaskMode::Classic, 0.0);
+        s.apply(&mut g, MaskMode::Classic, 0.0, 0.0);
         assert!(g.iter().all(|&v| v == 1.0));
     }
 
@@ -306,11 +397,11 @@ mod tests {
     fn unity_mode_and_zero_attenuation_apply_no_gain() {
         let mut s = stage();
         let mut g = vec![0.1f32; 481];
-        s.apply(&mut g, MaskMode::Unity, 0.0);
+        s.apply(&mut g, MaskMode::Unity, 0.0, 0.0);
         assert!(g.iter().all(|&v| v == 1.0));
         s.set_max_attenuation_db(0.0);
         g.fill(0.1);
-        assert_eq!(s.apply(&mut g, MaskMode::Neural, 0.0), 1.0);
+        assert_eq!(s.apply(&mut g, MaskMode::Neural, 0.0, 0.0), 1.0);
         assert!(g.iter().all(|&v| v == 1.0));
     }
 

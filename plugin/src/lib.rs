@@ -35,6 +35,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Name of the second output port, which carries what is removed.
+pub const AMBIENCE_PORT_NAME: &str = "Ambience";
+
 /// How quickly the CPU-share meter follows, as the weight of the newest block (per block, 0..=1).
 const CPU_SMOOTHING: f32 = 0.05;
 
@@ -92,15 +95,33 @@ impl Plugin for Quell {
     const EMAIL: &'static str = "quell@example.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
+    // Each layout has a second output port, "Ambience", with as many channels as the main one: what is removed
+    // (the signal of listen *removed*). A host that leaves it unconnected hears the main output unchanged.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(2),
             main_output_channels: NonZeroU32::new(2),
+            aux_output_ports: &[new_nonzero_u32(2)],
+            names: PortNames {
+                layout: Some("Stereo"),
+                main_input: Some("Input"),
+                main_output: Some("Voice"),
+                aux_inputs: &[],
+                aux_outputs: &[AMBIENCE_PORT_NAME],
+            },
             ..AudioIOLayout::const_default()
         },
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(1),
             main_output_channels: NonZeroU32::new(1),
+            aux_output_ports: &[new_nonzero_u32(1)],
+            names: PortNames {
+                layout: Some("Mono"),
+                main_input: Some("Input"),
+                main_output: Some("Voice"),
+                aux_inputs: &[],
+                aux_outputs: &[AMBIENCE_PORT_NAME],
+            },
             ..AudioIOLayout::const_default()
         },
     ];
@@ -169,7 +190,7 @@ impl Plugin for Quell {
     fn process(
         &mut self,
         buffer: &mut Buffer,
-        _aux: &mut AuxiliaryBuffers,
+        aux: &mut AuxiliaryBuffers,
         _context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
         let Some(processor) = self.processor.as_mut() else {
@@ -178,13 +199,19 @@ impl Plugin for Quell {
         let settings = self.params.settings();
         let samples = buffer.samples();
         let open = self.meters.editor_open.load(Ordering::Relaxed);
+        let mut ambience = aux.outputs.first_mut().map(|b| b.as_slice());
         if open {
             let start = Instant::now();
             let mut tap = MeterTap {
                 producer: &mut self.producer,
                 shared: &self.meters,
             };
-            processor.process(buffer.as_slice(), &settings, Some(&mut tap));
+            processor.process_with_ambience(
+                buffer.as_slice(),
+                ambience.as_deref_mut(),
+                &settings,
+                Some(&mut tap),
+            );
             let seconds = start.elapsed().as_secs_f32();
             let audio_seconds = samples as f32 / processor.sample_rate();
             if audio_seconds > 0.0 {
@@ -200,10 +227,20 @@ impl Plugin for Quell {
                     .store(mode.code(), Ordering::Relaxed);
             }
         } else {
-            processor.process(buffer.as_slice(), &settings, None);
+            processor.process_with_ambience(
+                buffer.as_slice(),
+                ambience.as_deref_mut(),
+                &settings,
+                None,
+            );
         }
-        // The last processed samples are still inside the engine for one latency: ask to be kept running.
-        ProcessStatus::Tail(processor.latency_samples() as u32)
+        // After sound, the last samples are still inside the engine for one latency: ask to be kept running
+        // (CLAP: continue; VST3: that tail). Once the input has been digitally silent for longer, the output is
+        // exactly zero and the host may put the plugin to sleep (CLAP: continue if not quiet; VST3: no tail).
+        match processor.tail_samples() {
+            0 => ProcessStatus::Normal,
+            n => ProcessStatus::Tail(n as u32),
+        }
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Processor {
     dry: DelayLine,
     /// Per-channel copy of the current sub-block's input, `hop` samples each.
     scratch: Vec<Vec<f32>>,
+    /// Per-sample bypass openness (1 − bypass) of the current sub-block while mix or bypass ramp, `hop` samples.
+    open: Vec<f32>,
     channels: usize,
     sample_rate: f32,
     mix: Ramp,
@@ -134,6 +136,8 @@ pub struct Processor {
     listen: Ramp,
     applied: Option<PluginSettings>,
     last_frame: u64,
+    /// Samples of digital silence (every channel exactly zero) at the input since the last sound, saturating.
+    silent_run: usize,
 }
 
 impl Processor {
@@ -163,6 +167,7 @@ impl Processor {
             error,
             dry: DelayLine::new(channels, latency),
             scratch: vec![vec![0.0; hop]; channels],
+            open: vec![1.0; hop],
             channels,
             sample_rate: rate,
             mix: Ramp::new(settings.mix, MIX_RAMP_SECONDS * rate),
@@ -170,6 +175,26 @@ impl Processor {
             listen: Ramp::new(0.0, LISTEN_RAMP_SECONDS * rate),
             applied: None,
             last_frame: 0,
+            // Nothing has gone in yet: the engine holds nothing to play out.
+            silent_run: usize::MAX,
+        }
+    }
+
+    /// How many more samples the processor must run for what it holds to come out, samples: the engine's tail
+    /// ([`Engine::tail_samples`], two windows plus the longest pitch lag: 2689 at 48 kHz) after any input that is
+    /// not digital silence, counting down over silent input to 0, from which point the output is exactly zero
+    /// for as long as the input stays silent and a host may put the plugin to sleep. 0 when passing through.
+    /// Does not allocate.
+    pub fn tail_samples(&self) -> usize {
+        let Some(engine) = self.engine.as_ref() else {
+            return 0;
+        };
+        let ramping =
+            !(self.mix.is_settled() && self.bypass.is_settled() && self.listen.is_settled());
+        if ramping {
+            engine.tail_samples()
+        } else {
+            engine.tail_samples().saturating_sub(self.silent_run)
         }
     }
 
@@ -210,6 +235,7 @@ impl Processor {
         }
         self.dry.reset();
         self.last_frame = 0;
+        self.silent_run = usize::MAX;
         self.mix.jump(self.mix.target);
         self.bypass.jump(self.bypass.target);
         self.listen.jump(self.listen.target);
@@ -236,10 +262,30 @@ impl Processor {
         &mut self,
         audio: &mut [&mut [f32]],
         settings: &PluginSettings,
+        tap: Option<&mut MeterTap>,
+    ) {
+        self.process_with_ambience(audio, None, settings, tap);
+    }
+
+    /// As [`Processor::process`], and writes what is removed (the delayed input minus the voice, the signal of
+    /// listen *removed*; silence while bypassed) to `ambience` when given: one slice per channel, each at
+    /// least as long as `audio`'s. Channels of `ambience` beyond the configured count are zeroed. The main
+    /// output is the same, bit for bit, with or without it. Never allocates, locks or does I/O.
+    pub fn process_with_ambience(
+        &mut self,
+        audio: &mut [&mut [f32]],
+        mut removed: Option<&mut [&mut [f32]]>,
+        settings: &PluginSettings,
         mut tap: Option<&mut MeterTap>,
     ) {
         self.apply(settings);
         let Some(engine) = self.engine.as_mut() else {
+            // Passing through, nothing is removed.
+            if let Some(port) = removed {
+                for r in port.iter_mut() {
+                    r.fill(0.0);
+                }
+            }
             if let Some(tap) = tap {
                 let p = peak(audio);
                 tap.peaks(p, p);
@@ -248,6 +294,24 @@ impl Processor {
         };
         let used = audio.len().min(self.channels);
         let len = audio[..used].iter().map(|c| c.len()).min().unwrap_or(0);
+        let silent = audio[..used]
+            .iter()
+            .all(|c| c[..len].iter().all(|&x| x == 0.0));
+        self.silent_run = if silent {
+            self.silent_run.saturating_add(len)
+        } else {
+            0
+        };
+        // A port shorter than the block (no host does this) is silenced and left out, rather than shortening
+        // the main output.
+        if removed
+            .as_deref()
+            .is_some_and(|p| p.iter().any(|c| c.len() < len))
+        {
+            for r in removed.take().into_iter().flatten() {
+                r.fill(0.0);
+            }
+        }
         let mut pos = 0;
         while pos < len {
             // Sub-blocks end where the engine's frames do, so that at most one frame completes per sub-block.
@@ -284,11 +348,12 @@ impl Processor {
                 }
                 self.dry.process(&mut dry[..self.channels]);
             }
-            // Blend with one weight per sample: y = d + (wet − d) · w, then the listen switch,
-            // out = y + (d − 2y) · l (l = 0: the voice y; l = 1: what is removed, d − y), with l off under bypass.
-            if self.mix.is_settled() && self.bypass.is_settled() && self.listen.is_settled() {
+            // Blend with one weight per sample: y = d + (wet − d) · w (the voice, in place), then the ambience
+            // port d − y, then the listen switch, out = y + (d − 2y) · l (l = 0: the voice y; l = 1: what is
+            // removed, d − y), with l off under bypass.
+            let ramping = !(self.mix.is_settled() && self.bypass.is_settled());
+            if !ramping {
                 let w = self.mix.value * (1.0 - self.bypass.value);
-                let l = self.listen.value * (1.0 - self.bypass.value);
                 if w == 0.0 {
                     for (c, io) in audio[..used].iter_mut().enumerate() {
                         io[pos..pos + n].copy_from_slice(&self.scratch[c][..n]);
@@ -300,6 +365,35 @@ impl Processor {
                         }
                     }
                 }
+            } else {
+                for i in 0..n {
+                    let open = 1.0 - self.bypass.next();
+                    self.open[i] = open;
+                    let w = self.mix.next() * open;
+                    for (c, io) in audio[..used].iter_mut().enumerate() {
+                        let d = self.scratch[c][i];
+                        io[pos + i] = d + (io[pos + i] - d) * w;
+                    }
+                }
+            }
+            if let Some(port) = removed.as_deref_mut() {
+                for (c, r) in port.iter_mut().enumerate() {
+                    let r = &mut r[pos..pos + n];
+                    if c < used {
+                        for ((r, y), d) in r
+                            .iter_mut()
+                            .zip(&audio[c][pos..pos + n])
+                            .zip(&self.scratch[c][..n])
+                        {
+                            *r = d - y;
+                        }
+                    } else {
+                        r.fill(0.0);
+                    }
+                }
+            }
+            if self.listen.is_settled() && !ramping {
+                let l = self.listen.value * (1.0 - self.bypass.value);
                 if l == 1.0 {
                     for (c, io) in audio[..used].iter_mut().enumerate() {
                         for (y, d) in io[pos..pos + n].iter_mut().zip(&self.scratch[c][..n]) {
@@ -315,12 +409,14 @@ impl Processor {
                 }
             } else {
                 for i in 0..n {
-                    let open = 1.0 - self.bypass.next();
-                    let w = self.mix.next() * open;
+                    let open = if ramping {
+                        self.open[i]
+                    } else {
+                        1.0 - self.bypass.value
+                    };
                     let l = self.listen.next() * open;
                     for (c, io) in audio[..used].iter_mut().enumerate() {
-                        let d = self.scratch[c][i];
-                        let y = d + (io[pos + i] - d) * w;
+                        let (y, d) = (io[pos + i], self.scratch[c][i]);
                         io[pos + i] = y + (d - 2.0 * y) * l;
                     }
                 }
@@ -694,5 +790,122 @@ mod tests {
         // And the sweep did act: the 60 dB stretch is quieter than the same stretch untouched.
         let e = |v: &[f32]| v[60_000..70_000].iter().map(|a| a * a).sum::<f32>();
         assert!(e(&y) < 0.5 * e(&reference));
+    }
+
+    #[test]
+    fn the_ambience_port_carries_what_listen_removed_plays_and_leaves_the_voice_alone() {
+        for channels in [1usize, 2] {
+            for blocks in [&[64usize][..], &[37, 512, 1], &[4096]] {
+                let x: Vec<Vec<f32>> = (0..channels)
+                    .map(|c| {
+                        noise(20 + c as u64, 28_800)
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| v + 0.3 * (i as f32 * 0.03).sin())
+                            .collect()
+                    })
+                    .collect();
+                // Mix 80 % and a bypass that comes and goes, so that ramps are covered too.
+                let at = |pos: usize, removed: bool| PluginSettings {
+                    listen_removed: removed,
+                    ..settings(0.8, (9_600..14_400).contains(&pos))
+                };
+                let play = |removed: bool, port: bool| {
+                    let mut p = Processor::new(48_000.0, channels, None);
+                    p.jump_to(&at(0, removed));
+                    let mut out = x.clone();
+                    let mut amb = vec![vec![f32::NAN; x[0].len()]; channels];
+                    let mut pos = 0;
+                    for &b in blocks.iter().cycle() {
+                        if pos >= out[0].len() {
+                            break;
+                        }
+                        let end = (pos + b).min(out[0].len());
+                        let mut io: Vec<&mut [f32]> =
+                            out.iter_mut().map(|c| &mut c[pos..end]).collect();
+                        let mut a: Vec<&mut [f32]> =
+                            amb.iter_mut().map(|c| &mut c[pos..end]).collect();
+                        let s = at(pos, removed);
+                        if port {
+                            p.process_with_ambience(&mut io, Some(&mut a), &s, None);
+                        } else {
+                            p.process(&mut io, &s, None);
+                        }
+                        pos = end;
+                    }
+                    (out, amb)
+                };
+                let (voice, ambience) = play(false, true);
+                let (voice_alone, _) = play(false, false);
+                let (removed, _) = play(true, false);
+                assert_eq!(
+                    voice, voice_alone,
+                    "{channels} ch {blocks:?}: the port changed the voice"
+                );
+                for c in 0..channels {
+                    assert!(ambience[c].iter().all(|v| v.is_finite()));
+                    // Outside the bypass and its fades, the port is what listen removed plays, bit for bit.
+                    let settled = (0..9_600).chain(20_000..x[0].len());
+                    for i in settled {
+                        assert_eq!(
+                            ambience[c][i], removed[c][i],
+                            "{channels} ch {blocks:?} sample {i}"
+                        );
+                    }
+                    // Bypassed, nothing is removed.
+                    assert!(ambience[c][13_300..14_400].iter().all(|&v| v == 0.0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_tail_counts_down_over_digital_silence() {
+        let mut p = Processor::new(48_000.0, 2, None);
+        let s = settings(1.0, false);
+        p.jump_to(&s);
+        assert_eq!(p.tail_samples(), 0, "a fresh processor holds nothing");
+        let mut a = noise(30, 4_800);
+        let mut b = a.clone();
+        p.process(&mut [&mut a[..], &mut b[..]], &s, None);
+        let tail = Engine::new(EngineConfig {
+            sample_rate: 48_000.0,
+            channels: 2,
+        })
+        .unwrap()
+        .tail_samples();
+        assert_eq!(p.tail_samples(), tail);
+        assert!(tail > p.latency_samples());
+        // Silence: the tail shrinks by each block, and once it is 0 the output is exactly zero.
+        let mut left = tail;
+        let mut zero_out = 0;
+        for _ in 0..60 {
+            let (mut a, mut b) = (vec![0.0f32; 100], vec![0.0f32; 100]);
+            p.process(&mut [&mut a[..], &mut b[..]], &s, None);
+            if left == 0 {
+                assert!(
+                    a.iter().chain(&b).all(|&v| v == 0.0),
+                    "sound after the tail"
+                );
+                zero_out += 1;
+            }
+            left = left.saturating_sub(100);
+            assert_eq!(p.tail_samples(), left);
+        }
+        assert!(zero_out > 20);
+        // Sound on one channel only restarts it.
+        let (mut a, mut b) = (vec![0.0f32; 64], vec![0.0f32; 64]);
+        b[63] = 1e-6;
+        p.process(&mut [&mut a[..], &mut b[..]], &s, None);
+        assert_eq!(p.tail_samples(), tail);
+        // A mix change in progress keeps it running too.
+        let mut a = vec![0.0f32; 4_000];
+        let mut b = a.clone();
+        p.process(&mut [&mut a[..], &mut b[..]], &s, None);
+        assert_eq!(p.tail_samples(), 0);
+        let mut a = vec![0.0f32; 64];
+        let mut b = a.clone();
+        p.process(&mut [&mut a[..], &mut b[..]], &settings(0.5, false), None);
+        assert!(p.tail_samples() > 0);
     }
 }

@@ -16,7 +16,8 @@ import numpy as np
 import pedalboard
 
 BUNDLE = Path(sys.argv[1] if len(sys.argv) > 1 else "target/bundled/Quell.vst3")
-RATES = (44_100, 48_000, 96_000)
+# Every rate hosts use, from 8 to 384 kHz.
+RATES = (8_000, 11_025, 22_050, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000, 384_000)
 # Host block sizes from 32 to 4096 samples, including sizes that are not a divisor of the hop.
 BLOCKS = (32, 480, 1000, 4096)
 
@@ -74,12 +75,17 @@ def main():
             case += 1
             what = f"{rate} Hz, {channels} ch, block {block}"
             p = load()
+            mix_max = p.parameters["mix"].max_value
             set_defaults(p)
             n = int(rate * 2.5)
             x = noise(case, channels, n)
             y = p.process(x, rate, buffer_size=block, reset=True)
             latency = p.reported_latency_samples
-            check(latency == round(rate * 0.02), f"{what}: reported latency {latency} = 20 ms")
+            # One 20 ms window, an even number of samples (442 at 22.05 kHz); the impulse below proves it is the
+            # true delay.
+            check(latency == 2 * int(rate * 0.01 + 0.5), f"{what}: reported latency {latency} is one window")
+            if rate == 22_050:
+                check(latency == 442, f"{what}: reported latency {latency} = 442")
             check(y.shape == x.shape, f"{what}: output shape {y.shape}")
             check(bool(np.all(np.isfinite(y))), f"{what}: output finite")
             tail = slice(n - rate, n)
@@ -104,6 +110,13 @@ def main():
             y = p.process(x, rate, buffer_size=block, reset=True)
             err = float(np.max(np.abs(y - x)))
             check(err <= 1e-6, f"{what}: mix 0 % equals the input (max error {err:.2e})")
+
+            # The host's bypass at full mix: the input itself too.
+            p.mix = mix_max
+            p.bypass = True
+            y = p.process(x, rate, buffer_size=block, reset=True)
+            err = float(np.max(np.abs(y - x)))
+            check(err <= 1e-6, f"{what}: bypass equals the input (max error {err:.2e})")
 
     # A parameter change takes effect: more reduction removes more noise.
     rate = 48_000

@@ -145,7 +145,7 @@ impl Engine {
 
     /// How long the output can still be non-zero after the last non-zero input sample, samples: two windows (the
     /// last frame that saw the sample, played out one latency later) plus the longest pitch lag the comb filter
-    /// looks back (16 ms). After that much digital silence the output is exactly zero (e.g. 2689 at 48 kHz).
+    /// looks back (16 ms). After that much digital silence the output is exactly zero (e.g. 2690 at 48 kHz).
     pub fn tail_samples(&self) -> usize {
         2 * self.layout.window + self.max_lag
     }

@@ -71,9 +71,9 @@ pub fn onset_snr_db(power: &[f32], noise: &[f32], bins: std::ops::Range<usize>) 
         p += f64::from(*a);
         n += f64::from(*b);
     }
-    if !(p > 0.0) {
+    if p.is_nan() || p <= 0.0 {
         f32::NEG_INFINITY
-    } else if !(n > 0.0) {
+    } else if n.is_nan() || n <= 0.0 {
         f32::INFINITY
     } else {
         (10.0 * (p / n).log10()) as f32

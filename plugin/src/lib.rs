@@ -95,15 +95,29 @@ impl Plugin for Quell {
     const EMAIL: &'static str = "quell@example.invalid";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    // Each layout has a second output port, "Ambience", with as many channels as the main one: what is removed
-    // (the signal of listen *removed*). A host that leaves it unconnected hears the main output unchanged.
+    // The first two layouts (the defaults: stereo, then mono) have the main ports only. The last two add a second
+    // output port, "Ambience", with as many channels as the main one, carrying what is removed (the signal of
+    // listen *removed*); a CLAP host offers them as audio port configurations. They are not the default because
+    // nice-plug's VST3 wrapper supports no bus activation and skips `process` when a host leaves an output bus
+    // without buffers, as JUCE-based hosts do with a bus they do not use: the port would silence the plugin
+    // there. A VST3 host reaches them only by asking for two output buses itself.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(2),
+            main_output_channels: NonZeroU32::new(2),
+            ..AudioIOLayout::const_default()
+        },
+        AudioIOLayout {
+            main_input_channels: NonZeroU32::new(1),
+            main_output_channels: NonZeroU32::new(1),
+            ..AudioIOLayout::const_default()
+        },
         AudioIOLayout {
             main_input_channels: NonZeroU32::new(2),
             main_output_channels: NonZeroU32::new(2),
             aux_output_ports: &[new_nonzero_u32(2)],
             names: PortNames {
-                layout: Some("Stereo"),
+                layout: Some("Stereo with ambience"),
                 main_input: Some("Input"),
                 main_output: Some("Voice"),
                 aux_inputs: &[],
@@ -116,7 +130,7 @@ impl Plugin for Quell {
             main_output_channels: NonZeroU32::new(1),
             aux_output_ports: &[new_nonzero_u32(1)],
             names: PortNames {
-                layout: Some("Mono"),
+                layout: Some("Mono with ambience"),
                 main_input: Some("Input"),
                 main_output: Some("Voice"),
                 aux_inputs: &[],
@@ -199,7 +213,8 @@ impl Plugin for Quell {
         let settings = self.params.settings();
         let samples = buffer.samples();
         let open = self.meters.editor_open.load(Ordering::Relaxed);
-        let mut ambience = aux.outputs.first_mut().map(|b| b.as_slice());
+        // The Ambience port, in the layouts that have it.
+        let ambience = aux.outputs.first_mut().map(|b| b.as_slice());
         if open {
             let start = Instant::now();
             let mut tap = MeterTap {
@@ -208,7 +223,7 @@ impl Plugin for Quell {
             };
             processor.process_with_ambience(
                 buffer.as_slice(),
-                ambience.as_deref_mut(),
+                ambience,
                 &settings,
                 Some(&mut tap),
             );
@@ -229,7 +244,7 @@ impl Plugin for Quell {
         } else {
             processor.process_with_ambience(
                 buffer.as_slice(),
-                ambience.as_deref_mut(),
+                ambience,
                 &settings,
                 None,
             );

@@ -181,7 +181,7 @@ impl Processor {
     }
 
     /// How many more samples the processor must run for what it holds to come out, samples: the engine's tail
-    /// ([`Engine::tail_samples`], two windows plus the longest pitch lag: 2689 at 48 kHz) after any input that is
+    /// ([`Engine::tail_samples`], two windows plus the longest pitch lag: 2690 at 48 kHz) after any input that is
     /// not digital silence, counting down over silent input to 0, from which point the output is exactly zero
     /// for as long as the input stays silent and a host may put the plugin to sleep. 0 when passing through.
     /// Does not allocate.

@@ -73,6 +73,9 @@ pub struct Engine {
     /// Scale of the comb filter's amounts ([`comb::COMB_STRENGTH`] by default).
     comb_strength: f32,
     info: FrameInfo,
+    /// Bins the classic suppressor tracks: up to [`SUPPRESSED_UP_TO_HZ`] (all bins at 48 kHz and below). Bins
+    /// above take the gain of the highest tracked bin.
+    suppressed_bins: usize,
     /// Bins of the gate's onset cue ([`mask::ONSET_LOW_HZ`] ..= [`mask::ONSET_HIGH_HZ`], below Nyquist).
     onset_bins: std::ops::Range<usize>,
 }
@@ -116,6 +119,8 @@ impl Engine {
             comb_strength: comb::COMB_STRENGTH,
             info: FrameInfo::default(),
             onset_bins: onset_bins(&layout),
+            suppressed_bins: ((SUPPRESSED_UP_TO_HZ / layout.bin_hz).round() as usize + 1)
+                .clamp(1, layout.bins),
             layout,
         };
         engine.set_settings(&Settings::DEFAULT);
@@ -344,7 +349,11 @@ impl Engine {
                 vad = net.step(&mut self.neural_state, &self.info.features, &mut band);
                 // The classic suppressor runs too: it refines the band gains per bin, and its noise estimate
                 // stays current, so a switch to classic mode starts from a learnt noise floor.
-                self.classic.process(&self.power, &mut self.bin_scratch);
+                let k = self.suppressed_bins;
+                self.classic
+                    .process(&self.power[..k], &mut self.bin_scratch[..k]);
+                let top = self.bin_scratch[k - 1];
+                self.bin_scratch[k..].fill(top);
                 mask::refine_neural(
                     &self.bands,
                     &self.shaping,
@@ -354,7 +363,10 @@ impl Engine {
                 );
             }
             (MaskMode::Classic, _) | (MaskMode::Neural, None) => {
-                self.classic.process(&self.power, &mut self.gains)
+                let k = self.suppressed_bins;
+                self.classic.process(&self.power[..k], &mut self.gains[..k]);
+                let top = self.gains[k - 1];
+                self.gains[k..].fill(top);
             }
             (MaskMode::Unity, _) => self.gains.fill(1.0),
         }
@@ -400,6 +412,12 @@ impl Engine {
         self.info.gate_gain = gate;
     }
 }
+
+/// Highest frequency whose bins the classic suppressor tracks one by one, Hz. Above it (only at rates above
+/// 48 kHz) every bin takes the gain of the bin at this frequency: the network's bands end at 20 kHz, nothing
+/// there is speech, and per-bin tracking of the ultrasonic bins was most of the frame's cost at 192 kHz
+/// (`cargo bench -p quell-dsp --bench callbacks`, `docs/performance.md`).
+pub const SUPPRESSED_UP_TO_HZ: f32 = 24_000.0;
 
 /// The bins from [`mask::ONSET_LOW_HZ`] up to [`mask::ONSET_HIGH_HZ`] (or Nyquist). Does not allocate.
 fn onset_bins(layout: &FrameLayout) -> std::ops::Range<usize> {

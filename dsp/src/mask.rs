@@ -132,8 +132,14 @@ pub fn refine_neural(
     shape_neural_gains(band, shaping.high_band_exponent);
     // Absent bands (above Nyquist) have no target; the interpolation holds the last present band's gain.
     bands.interpolate(band, gains);
+    // Runs of equal classic gains (the bins above the tracked range hold one value) share one `powf`.
+    let (mut last, mut weighted) = (f32::NAN, 1.0);
     for (g, c) in gains.iter_mut().zip(classic) {
-        *g *= c.powf(shaping.classic_weight);
+        if *c != last {
+            last = *c;
+            weighted = c.powf(shaping.classic_weight);
+        }
+        *g *= weighted;
     }
 }
 

@@ -536,4 +536,35 @@ mod tests {
             "neural {neural_db:.1} dB, classic {classic_db:.1} dB"
         );
     }
+
+    #[test]
+    fn ultrasonic_bins_are_reduced_like_the_highest_tracked_bin() {
+        // White noise, classic mode: at 96 kHz the half above 24 kHz takes the 24 kHz bin's gain, so the noise
+        // is reduced about as much as at 48 kHz, where every bin is tracked.
+        let reduction_db = |rate: f32| {
+            let len = (rate * 4.0) as usize;
+            let mut rng = crate::synth::Rng::new(12);
+            let noise = crate::synth::white(&mut rng, len, -30.0);
+            let mut e = Engine::new(EngineConfig {
+                sample_rate: rate,
+                channels: 1,
+            })
+            .unwrap();
+            e.set_mode(MaskMode::Classic);
+            let mut x = noise.clone();
+            for block in x.chunks_mut(512) {
+                e.process(&mut [block]);
+            }
+            assert!(x.iter().all(|v| v.is_finite()));
+            let l = e.latency_samples();
+            let e = |v: &[f32]| v.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>();
+            10.0 * (e(&x[len / 2..]) / e(&noise[len / 2 - l..len - l])).log10()
+        };
+        let (at_48, at_96) = (reduction_db(48_000.0), reduction_db(96_000.0));
+        assert!(at_48 < -10.0, "48 kHz: {at_48:.1} dB");
+        assert!(
+            (at_96 - at_48).abs() < 3.0,
+            "96 kHz {at_96:.1} dB, 48 kHz {at_48:.1} dB"
+        );
+    }
 }

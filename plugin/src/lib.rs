@@ -221,12 +221,7 @@ impl Plugin for Quell {
                 producer: &mut self.producer,
                 shared: &self.meters,
             };
-            processor.process_with_ambience(
-                buffer.as_slice(),
-                ambience,
-                &settings,
-                Some(&mut tap),
-            );
+            processor.process_with_ambience(buffer.as_slice(), ambience, &settings, Some(&mut tap));
             let seconds = start.elapsed().as_secs_f32();
             let audio_seconds = samples as f32 / processor.sample_rate();
             if audio_seconds > 0.0 {
@@ -242,12 +237,7 @@ impl Plugin for Quell {
                     .store(mode.code(), Ordering::Relaxed);
             }
         } else {
-            processor.process_with_ambience(
-                buffer.as_slice(),
-                ambience,
-                &settings,
-                None,
-            );
+            processor.process_with_ambience(buffer.as_slice(), ambience, &settings, None);
         }
         // After sound, the last samples are still inside the engine for one latency: ask to be kept running
         // (CLAP: continue; VST3: that tail). Once the input has been digitally silent for longer, the output is

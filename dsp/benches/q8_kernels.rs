@@ -182,6 +182,8 @@ struct Forward {
     h_noise: Vec<f32>,
     h_denoise: Vec<f32>,
     t: Vec<f32>,
+    /// The last CONTEXT frames of features, oldest first (the input convolution's input).
+    history: Vec<f32>,
     noise_in: Vec<f32>,
     denoise_in: Vec<f32>,
 }
@@ -189,7 +191,7 @@ struct Forward {
 impl Forward {
     fn new(weights: &ModelWeights, candle: bool) -> Self {
         Forward {
-            dense: Dense::new(weights, "input_dense", DENSE, INPUTS),
+            dense: Dense::new(weights, "input_conv", DENSE, CONV_INPUTS),
             vad: Gru::new(weights, "vad_gru", VAD_HIDDEN, DENSE, candle),
             noise: Gru::new(weights, "noise_gru", NOISE_HIDDEN, NOISE_INPUTS, candle),
             denoise: Gru::new(
@@ -205,6 +207,7 @@ impl Forward {
             h_noise: vec![0.0; NOISE_HIDDEN],
             h_denoise: vec![0.0; DENOISE_HIDDEN],
             t: vec![0.0; DENSE],
+            history: vec![0.0; CONV_INPUTS],
             noise_in: vec![0.0; NOISE_INPUTS],
             denoise_in: vec![0.0; DENOISE_INPUTS],
         }
@@ -212,7 +215,9 @@ impl Forward {
 
     fn step(&mut self, f: &[f32; INPUTS], gains: &mut [f32; OUTPUTS]) -> f32 {
         let f: Vec<f32> = f.iter().map(|v| v.clamp(-100.0, 100.0)).collect();
-        self.dense.apply(&f, &mut self.t);
+        self.history.copy_within(INPUTS.., 0);
+        self.history[CONV_INPUTS - INPUTS..].copy_from_slice(&f);
+        self.dense.apply(&self.history, &mut self.t);
         for v in &mut self.t {
             *v = v.tanh();
         }

@@ -1,6 +1,8 @@
 //! The weights file: round trips, and every kind of bad file gives a clear, typed error (never a panic).
 
-use quell_dsp::neural::topology::{FEATURE_LAYOUT, FORMAT_VERSION, TENSORS, TOPOLOGY};
+use quell_dsp::neural::topology::{
+    CONTEXT, DENSE, FEATURE_LAYOUT, FORMAT_VERSION, INPUTS, LEGACY_TOPOLOGY, TENSORS, TOPOLOGY,
+};
 use quell_dsp::neural::{ModelError, ModelWeights};
 use std::collections::HashMap;
 
@@ -57,7 +59,7 @@ fn weights_round_trip_through_the_file_format() {
     w.save(&path).unwrap();
     assert_eq!(ModelWeights::from_file(&path).unwrap(), w);
     std::fs::remove_dir_all(dir).ok();
-    assert_eq!(quell_dsp::neural::topology::parameter_count(), 268_103);
+    assert_eq!(quell_dsp::neural::topology::parameter_count(), 270_119);
 }
 
 #[test]
@@ -132,17 +134,35 @@ fn wrong_tensors_are_named() {
     );
 
     let mut t = good_tensors();
-    t[0] = ("input_dense.weight", vec![42, 24], vec![0.0; 42 * 24]);
+    t[0] = ("input_conv.weight", vec![126, 24], vec![0.0; 126 * 24]);
     let e = ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err();
     assert!(
         matches!(
             e,
             ModelError::Shape {
-                name: "input_dense.weight",
+                name: "input_conv.weight",
                 ..
             }
         ),
         "{e}"
+    );
+
+    // A legacy file's dense layer under the new name, or the new layer in a legacy file: both refused.
+    let mut t = good_tensors();
+    t[0] = (
+        "input_dense.weight",
+        vec![DENSE, INPUTS],
+        vec![0.0; DENSE * INPUTS],
+    );
+    assert_eq!(
+        ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err(),
+        ModelError::UnexpectedTensor("input_dense.weight".into())
+    );
+    let mut legacy_meta = good_meta();
+    legacy_meta[1].1 = LEGACY_TOPOLOGY;
+    assert_eq!(
+        ModelWeights::from_bytes(&handmade(&good_tensors(), &legacy_meta)).unwrap_err(),
+        ModelError::UnexpectedTensor("input_conv.bias".into())
     );
 
     let mut t = good_tensors();
@@ -153,4 +173,44 @@ fn wrong_tensors_are_named() {
             name: TENSORS[7].name
         }
     );
+}
+
+/// A file of the topology shipped until 2026-12-03 (a dense layer on the current frame) loads as the
+/// convolution with that layer in the current frame's columns and zeros for the older frames.
+#[test]
+fn a_legacy_file_loads_as_the_same_network() {
+    let w = ModelWeights::seeded_random(4);
+    let mut legacy = good_tensors_of(&w);
+    let dense: Vec<f32> = w
+        .get("input_conv.weight")
+        .unwrap()
+        .chunks_exact(CONTEXT * INPUTS)
+        .flat_map(|row| row[(CONTEXT - 1) * INPUTS..].to_vec())
+        .collect();
+    legacy[0] = ("input_dense.weight", vec![DENSE, INPUTS], dense.clone());
+    legacy[1].0 = "input_dense.bias";
+    let mut meta = good_meta();
+    meta[1].1 = LEGACY_TOPOLOGY;
+    let loaded = ModelWeights::from_bytes(&handmade(&legacy, &meta)).unwrap();
+    let conv = loaded.get("input_conv.weight").unwrap();
+    for (r, row) in conv.chunks_exact(CONTEXT * INPUTS).enumerate() {
+        assert!(row[..(CONTEXT - 1) * INPUTS].iter().all(|v| *v == 0.0));
+        assert_eq!(
+            &row[(CONTEXT - 1) * INPUTS..],
+            &dense[r * INPUTS..(r + 1) * INPUTS]
+        );
+    }
+    for spec in TENSORS.iter().skip(1) {
+        assert_eq!(loaded.tensor(spec), w.tensor(spec), "{}", spec.name);
+    }
+    // Saved again, it is a file of the current topology.
+    let again = ModelWeights::from_bytes(&loaded.to_bytes().unwrap()).unwrap();
+    assert_eq!(again, loaded);
+}
+
+fn good_tensors_of(w: &ModelWeights) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+    TENSORS
+        .iter()
+        .map(|s| (s.name, s.shape(), w.tensor(s).to_vec()))
+        .collect()
 }

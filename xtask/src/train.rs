@@ -396,9 +396,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut resumed_from: Option<String> = None;
     if args.resume {
         if let Some((epoch, path)) = newest_checkpoint(&args.out) {
-            let mut vm = varmap.clone();
-            vm.load(&path)
+            // Through the weights file's own loader, so that a checkpoint of the earlier topology (no input
+            // convolution) is widened on the way in (`ModelWeights::from_bytes`).
+            let weights = ModelWeights::from_file(&path)
                 .with_context(|| format!("loading checkpoint {}", path.display()))?;
+            let mut vm = varmap.clone();
+            for spec in &quell_dsp::neural::topology::TENSORS {
+                vm.set_one(
+                    spec.name,
+                    Tensor::from_slice(weights.tensor(spec), spec.shape(), &device)?,
+                )?;
+            }
             start_epoch = epoch;
             resumed_from = Some(format!("epoch {epoch}"));
             println!(

@@ -51,9 +51,13 @@ impl Gru {
     }
 }
 
-/// Recurrent state of a batch: `[B, VAD_HIDDEN]`, `[B, NOISE_HIDDEN]`, `[B, DENOISE_HIDDEN]` (24, 96, 192 units).
+/// Recurrent state of a batch: `[B, VAD_HIDDEN]`, `[B, NOISE_HIDDEN]`, `[B, DENOISE_HIDDEN]` (24, 96, 192 units),
+/// and the features of the previous `CONTEXT − 1` frames for the input convolution (`[B, (CONTEXT − 1) · 42]`,
+/// oldest first).
 #[derive(Clone)]
 pub struct NetState {
+    /// Features of the frames before the current one.
+    pub past: Tensor,
     /// VAD GRU state.
     pub vad: Tensor,
     /// Noise GRU state.
@@ -66,6 +70,7 @@ impl NetState {
     /// Zero state for `batch` sequences.
     pub fn zeros(batch: usize, device: &Device) -> Result<Self> {
         Ok(NetState {
+            past: Tensor::zeros((batch, CONV_INPUTS - INPUTS), DType::F32, device)?,
             vad: Tensor::zeros((batch, VAD_HIDDEN), DType::F32, device)?,
             noise: Tensor::zeros((batch, NOISE_HIDDEN), DType::F32, device)?,
             denoise: Tensor::zeros((batch, DENOISE_HIDDEN), DType::F32, device)?,
@@ -75,7 +80,7 @@ impl NetState {
 
 /// The network.
 pub struct Net {
-    input_dense: Linear,
+    input_conv: Linear,
     vad_gru: Gru,
     noise_gru: Gru,
     denoise_gru: Gru,
@@ -87,7 +92,7 @@ impl Net {
     /// Builds the network from a var builder (a `VarMap` to train, or loaded tensors).
     pub fn new(vb: VarBuilder) -> Result<Self> {
         Ok(Net {
-            input_dense: candle_nn::linear(INPUTS, DENSE, vb.pp("input_dense"))?,
+            input_conv: candle_nn::linear(CONV_INPUTS, DENSE, vb.pp("input_conv"))?,
             vad_gru: Gru::new(vb.pp("vad_gru"), DENSE, VAD_HIDDEN)?,
             noise_gru: Gru::new(vb.pp("noise_gru"), NOISE_INPUTS, NOISE_HIDDEN)?,
             denoise_gru: Gru::new(vb.pp("denoise_gru"), DENOISE_INPUTS, DENOISE_HIDDEN)?,
@@ -106,15 +111,17 @@ impl Net {
         Self::new(VarBuilder::from_tensors(map, DType::F32, device))
     }
 
-    /// One step on a batch of feature vectors `x` (`[B, 42]`): returns band gains `[B, 22]` (pre-sigmoid
-    /// logits if `logits`), VAD `[B, 1]` (likewise) and the next state.
+    /// One step on a batch of feature vectors `x` (`[B, 42]`, the newest frame): returns band gains `[B, 22]`
+    /// (pre-sigmoid logits if `logits`), VAD `[B, 1]` (likewise) and the next state.
     pub fn step(
         &self,
         x: &Tensor,
         state: &NetState,
         logits: bool,
     ) -> Result<(Tensor, Tensor, NetState)> {
-        let t = self.input_dense.forward(x)?.tanh()?;
+        let context = Tensor::cat(&[&state.past, x], D::Minus1)?;
+        let t = self.input_conv.forward(&context)?.tanh()?;
+        let past = context.narrow(D::Minus1, INPUTS, CONV_INPUTS - INPUTS)?;
         let vad = self.vad_gru.step(&t, &state.vad)?;
         let noise = self
             .noise_gru
@@ -132,6 +139,7 @@ impl Net {
             gains,
             vad_out,
             NetState {
+                past,
                 vad,
                 noise,
                 denoise,

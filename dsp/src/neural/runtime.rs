@@ -17,6 +17,9 @@ fn padded(n: usize) -> usize {
     n.div_ceil(BLOCK) * BLOCK
 }
 
+/// Values one frame of features takes in the convolution's input: [`INPUTS`] padded to whole blocks.
+const FRAME_STRIDE: usize = INPUTS.div_ceil(BLOCK) * BLOCK;
+
 /// One int8 matrix with its per-block scales and its bias.
 #[derive(Clone)]
 struct QLinear {
@@ -135,7 +138,7 @@ fn activations(len: usize) -> Vec<f32> {
 /// thread; [`NeuralMask::step`] then never allocates.
 #[derive(Clone)]
 pub struct NeuralMask {
-    input_dense: QLinear,
+    input_conv: QLinear,
     vad_gru: QGru,
     noise_gru: QGru,
     denoise_gru: QGru,
@@ -149,6 +152,9 @@ pub struct NeuralMask {
 /// [`NeuralState::reset`].
 #[derive(Clone)]
 pub struct NeuralState {
+    /// The last [`CONTEXT`] frames of (sanitised) features, oldest first, each padded to a whole number of
+    /// blocks ([`FRAME_STRIDE`] values): the convolution's input.
+    history: Vec<f32>,
     h_vad: Vec<f32>,
     h_noise: Vec<f32>,
     h_denoise: Vec<f32>,
@@ -165,6 +171,7 @@ impl NeuralState {
     /// Fresh state for the topology. Allocates.
     pub fn new() -> Self {
         NeuralState {
+            history: vec![0.0; CONTEXT * FRAME_STRIDE],
             h_vad: activations(VAD_HIDDEN),
             h_noise: activations(NOISE_HIDDEN),
             h_denoise: activations(DENOISE_HIDDEN),
@@ -178,8 +185,9 @@ impl NeuralState {
         }
     }
 
-    /// Clears the recurrent state (as at the start of a stream). Does not allocate.
+    /// Clears the recurrent state and the feature history (as at the start of a stream). Does not allocate.
     pub fn reset(&mut self) {
+        self.history.fill(0.0);
         self.h_vad.fill(0.0);
         self.h_noise.fill(0.0);
         self.h_denoise.fill(0.0);
@@ -219,7 +227,29 @@ impl NeuralMask {
             ),
         };
         NeuralMask {
-            input_dense: lin("input_dense.weight", "input_dense.bias", DENSE, INPUTS),
+            input_conv: {
+                // Each frame's columns start a new block, so a frame's weights are quantized on their own
+                // (a legacy file's dense layer gives the very int8 values it gave before the convolution).
+                let w = weights.get("input_conv.weight").expect("topology tensor");
+                let mut strided = vec![0.0f32; DENSE * CONTEXT * FRAME_STRIDE];
+                for (dst, src) in strided
+                    .chunks_exact_mut(CONTEXT * FRAME_STRIDE)
+                    .zip(w.chunks_exact(CONV_INPUTS))
+                {
+                    for (d, s) in dst
+                        .chunks_exact_mut(FRAME_STRIDE)
+                        .zip(src.chunks_exact(INPUTS))
+                    {
+                        d[..INPUTS].copy_from_slice(s);
+                    }
+                }
+                QLinear::new(
+                    &strided,
+                    weights.get("input_conv.bias").expect("topology tensor"),
+                    DENSE,
+                    CONTEXT * FRAME_STRIDE,
+                )
+            },
             vad_gru: gru("vad_gru", VAD_HIDDEN, DENSE),
             noise_gru: gru("noise_gru", NOISE_HIDDEN, NOISE_INPUTS),
             denoise_gru: gru("denoise_gru", DENOISE_HIDDEN, DENOISE_INPUTS),
@@ -234,8 +264,9 @@ impl NeuralMask {
         }
     }
 
-    /// One 10 ms step: reads the 42 features, updates `state`, writes 22 band gains (0..=1) into `gains` and
-    /// returns the voice-activity probability (0..=1). Non-finite features are read as 0. Does not allocate.
+    /// One 10 ms step: reads the 42 features of the newest frame, updates `state` (the recurrent state and the
+    /// history of the last [`CONTEXT`] frames), writes 22 band gains (0..=1) into `gains` and returns the
+    /// voice-activity probability (0..=1). Non-finite features are read as 0. Does not allocate.
     pub fn step(
         &self,
         state: &mut NeuralState,
@@ -250,7 +281,11 @@ impl NeuralMask {
                 0.0
             };
         }
-        self.input_dense.apply(&s.features, &mut s.dense_out);
+        // The convolution over the last CONTEXT frames: shift the history by one frame, append this one.
+        s.history.copy_within(FRAME_STRIDE.., 0);
+        let newest = (CONTEXT - 1) * FRAME_STRIDE;
+        s.history[newest..newest + INPUTS].copy_from_slice(&s.features[..INPUTS]);
+        self.input_conv.apply(&s.history, &mut s.dense_out);
         for (d, x) in s.dense.iter_mut().zip(&s.dense_out) {
             *d = fast_tanh(*x);
         }

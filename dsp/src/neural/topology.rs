@@ -1,13 +1,18 @@
 //! The network's shape: RNNoise v1's layer structure on Quell's 42 features, with wider noise and denoise GRUs
-//! (96 and 192 units against RNNoise's 48 and 96: see `docs/model.md` for what the width bought).
+//! (96 and 192 units against RNNoise's 48 and 96: see `docs/model.md` for what the width bought), and a causal
+//! convolution over the last [`CONTEXT`] frames of features in place of RNNoise v1's input dense layer (as
+//! RNNoise 0.2 has; it needs no look-ahead, so the latency stays one 20 ms window).
 //!
 //! ```text
-//! features (42) ─ input_dense (tanh) ─ t (24) ─ vad_gru ─ v (24) ─ vad_output (sigmoid) ─ VAD (1)
-//!      │                               │          │
-//!      │                               └─ [t, v, features] (90) ─ noise_gru ─ n (96)
-//!      │                                                             │
-//!      └──────────────────────── [t, n, features] (162) ─ denoise_gru ─ d (192) ─ denoise_output (sigmoid) ─ gains (22)
+//! features of frames t−2, t−1, t (3 × 42) ─ input_conv (tanh) ─ c (24) ─ vad_gru ─ v (24) ─ vad_output (sigmoid) ─ VAD (1)
+//!      │                                                         │          │
+//!      │                                                         └─ [c, v, features_t] (90) ─ noise_gru ─ n (96)
+//!      │                                                                                       │
+//!      └──────────────────────────────────────────── [c, n, features_t] (162) ─ denoise_gru ─ d (192) ─ denoise_output (sigmoid) ─ gains (22)
 //! ```
+//!
+//! The convolution is one matrix over the stacked frames, oldest first: columns `0..42` weigh frame t−2,
+//! `42..84` frame t−1 and `84..126` frame t. Before a stream's first frames the older frames are zeros.
 //!
 //! GRU layers follow PyTorch's convention: weight rows are stacked as reset, update, new gates; the candidate
 //! uses `r ⊙ (W_hn·h + b_hn)`; `h' = (1 − z) ⊙ n + z ⊙ h`.
@@ -17,7 +22,11 @@ use crate::features::NB_FEATURES;
 
 /// Inputs per frame.
 pub const INPUTS: usize = NB_FEATURES;
-/// Width of the input dense layer.
+/// Frames of features the input convolution sees: the current one and the two before it.
+pub const CONTEXT: usize = 3;
+/// Inputs of the input convolution: [`CONTEXT`] frames of [`INPUTS`] features, oldest first.
+pub const CONV_INPUTS: usize = CONTEXT * INPUTS;
+/// Width of the input convolution (its output channels).
 pub const DENSE: usize = 24;
 /// Hidden size of the VAD GRU.
 pub const VAD_HIDDEN: usize = 24;
@@ -33,7 +42,12 @@ pub const NOISE_INPUTS: usize = DENSE + VAD_HIDDEN + INPUTS;
 pub const DENOISE_INPUTS: usize = DENSE + NOISE_HIDDEN + INPUTS;
 
 /// Name of this topology, stored in every weights file.
-pub const TOPOLOGY: &str = "rnnoise-v1/42-24-24-96-192-22";
+pub const TOPOLOGY: &str = "rnnoise-conv3/42x3-24-24-96-192-22";
+/// The topology shipped until 2026-12-03: the same network with a dense layer on the current frame alone
+/// (`input_dense`, 24 × 42) where [`TOPOLOGY`] has the convolution. Files of it still load: the dense layer
+/// becomes the convolution's columns for frame t, with zeros for the older frames, which computes the same
+/// network.
+pub const LEGACY_TOPOLOGY: &str = "rnnoise-v1/42-24-24-96-192-22";
 /// Version of the feature layout the weights were trained on ([`crate::features`]).
 pub const FEATURE_LAYOUT: &str = "quell-features-v1";
 /// Version of the weights file format.
@@ -78,8 +92,8 @@ const fn t(name: &'static str, rows: usize, cols: usize) -> TensorSpec {
 
 /// Every tensor of the network, in a fixed order.
 pub const TENSORS: [TensorSpec; 18] = [
-    t("input_dense.weight", DENSE, INPUTS),
-    t("input_dense.bias", DENSE, 1),
+    t("input_conv.weight", DENSE, CONV_INPUTS),
+    t("input_conv.bias", DENSE, 1),
     t("vad_gru.weight_ih", 3 * VAD_HIDDEN, DENSE),
     t("vad_gru.weight_hh", 3 * VAD_HIDDEN, VAD_HIDDEN),
     t("vad_gru.bias_ih", 3 * VAD_HIDDEN, 1),
@@ -103,7 +117,8 @@ pub fn index_of(name: &str) -> Option<usize> {
     TENSORS.iter().position(|t| t.name == name)
 }
 
-/// Total number of weights (268,103 for the shipped topology; a test ties the count to the weights file).
+/// Total number of weights (270,119 for this topology, 2,016 more than [`LEGACY_TOPOLOGY`]; a test ties the
+/// count to the weights file).
 pub fn parameter_count() -> usize {
     TENSORS.iter().map(|t| t.values()).sum()
 }

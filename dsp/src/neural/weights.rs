@@ -5,8 +5,15 @@
 //! `quell.feature_layout` ([`FEATURE_LAYOUT`]) and `quell.training` (free text: data, epochs, figures).
 //! Every tensor of [`TENSORS`] must be present with its exact shape, as f32, with finite values; nothing else
 //! may be in the file. Any deviation is a typed [`ModelError`] that names the problem.
+//!
+//! Files of the earlier topology ([`LEGACY_TOPOLOGY`], with `input_dense` of 24 × 42 in place of `input_conv`)
+//! load too: the dense layer becomes the convolution's columns for the current frame, zeros elsewhere, which is
+//! the same network ([`ModelWeights::from_bytes`]).
 
-use super::topology::{index_of, TensorSpec, FEATURE_LAYOUT, FORMAT_VERSION, TENSORS, TOPOLOGY};
+use super::topology::{
+    index_of, TensorSpec, CONTEXT, DENSE, FEATURE_LAYOUT, FORMAT_VERSION, INPUTS, LEGACY_TOPOLOGY,
+    TENSORS, TOPOLOGY,
+};
 use crate::rng::Rng;
 use std::collections::HashMap;
 use std::fmt;
@@ -192,7 +199,8 @@ impl ModelWeights {
         index_of(name).map(|i| self.tensors[i].as_slice())
     }
 
-    /// Loads and validates a weights file from memory (for example `include_bytes!`). Allocates.
+    /// Loads and validates a weights file from memory (for example `include_bytes!`). A file of
+    /// [`LEGACY_TOPOLOGY`] is converted to [`TOPOLOGY`] (same outputs, see the module notes). Allocates.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| ModelError::Format(e.to_string()))?;
@@ -203,9 +211,26 @@ impl ModelWeights {
             return Err(ModelError::FormatVersion { found: version });
         }
         let topology = get(KEY_TOPOLOGY)?;
-        if topology != TOPOLOGY {
+        let legacy = topology == LEGACY_TOPOLOGY;
+        if topology != TOPOLOGY && !legacy {
             return Err(ModelError::Topology { found: topology });
         }
+        // Where a legacy file differs: its input layer's name and shape.
+        let stored = |spec: &TensorSpec| -> TensorSpec {
+            match (legacy, spec.name) {
+                (true, "input_conv.weight") => TensorSpec {
+                    name: "input_dense.weight",
+                    rows: DENSE,
+                    cols: INPUTS,
+                },
+                (true, "input_conv.bias") => TensorSpec {
+                    name: "input_dense.bias",
+                    rows: DENSE,
+                    cols: 1,
+                },
+                _ => *spec,
+            }
+        };
         let features = get(KEY_FEATURES)?;
         if features != FEATURE_LAYOUT {
             return Err(ModelError::FeatureLayout { found: features });
@@ -216,11 +241,15 @@ impl ModelWeights {
             .map_err(|e| ModelError::Format(e.to_string()))?;
         let mut names = loaded.names();
         names.sort();
-        if let Some(extra) = names.iter().find(|n| index_of(n).is_none()) {
+        if let Some(extra) = names
+            .iter()
+            .find(|n| !TENSORS.iter().any(|spec| stored(spec).name == **n))
+        {
             return Err(ModelError::UnexpectedTensor((*extra).to_string()));
         }
         let mut tensors = Vec::with_capacity(TENSORS.len());
-        for spec in &TENSORS {
+        for spec in TENSORS.iter().map(stored) {
+            let spec = &spec;
             let t = loaded
                 .tensor(spec.name)
                 .map_err(|_| ModelError::MissingTensor(spec.name))?;
@@ -244,6 +273,19 @@ impl ModelWeights {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect();
             tensors.push(v);
+        }
+        if legacy {
+            // The dense layer on frame t becomes the convolution's last block of columns.
+            let i = index_of("input_conv.weight").expect("in TENSORS");
+            let dense = std::mem::take(&mut tensors[i]);
+            let mut conv = vec![0.0; DENSE * CONTEXT * INPUTS];
+            for (row, w) in conv
+                .chunks_exact_mut(CONTEXT * INPUTS)
+                .zip(dense.chunks_exact(INPUTS))
+            {
+                row[(CONTEXT - 1) * INPUTS..].copy_from_slice(w);
+            }
+            tensors[i] = conv;
         }
         Self::from_vectors(tensors, ModelMetadata { training })
     }

@@ -358,7 +358,8 @@ impl Engine {
                     &self.bands,
                     &self.shaping,
                     &mut band,
-                    &self.bin_scratch,
+                    &mut self.bin_scratch,
+                    &self.power,
                     &mut self.gains,
                 );
             }

@@ -41,6 +41,12 @@ pub const NEURAL_HIGH_BAND_EXPONENT: f32 = 0.4;
 /// 1.81 with higher STOI and SI-SDR gain.
 pub const NEURAL_CLASSIC_WEIGHT: f32 = 0.3;
 
+/// How much of each band's energy that the classic refinement took away is given back (log-domain share,
+/// 0..=1): after the per-bin multiplication, each band's effective gain is raised by
+/// `(g_before / g_after)^NEURAL_REFINE_RESTORE`, so at 1 the network alone sets every band's level and the classic
+/// gains only shape it between harmonics. 0 keeps the plain product.
+pub const NEURAL_REFINE_RESTORE: f32 = 0.0;
+
 /// How fast the VAD gate closes after its hold time, dB per 10 ms frame.
 pub const GATE_RELEASE_DB_PER_FRAME: f32 = 1.5;
 
@@ -93,6 +99,9 @@ pub struct NeuralShaping {
     pub classic_weight: f32,
     /// Power of the band gains from 8 kHz up (linear exponent; 1 = as the network says).
     pub high_band_exponent: f32,
+    /// Share of the band energy removed by the refinement that is given back (0..=1; see
+    /// [`NEURAL_REFINE_RESTORE`]).
+    pub refine_restore: f32,
 }
 
 impl NeuralShaping {
@@ -100,6 +109,7 @@ impl NeuralShaping {
     pub const DEFAULT: NeuralShaping = NeuralShaping {
         classic_weight: NEURAL_CLASSIC_WEIGHT,
         high_band_exponent: NEURAL_HIGH_BAND_EXPONENT,
+        refine_restore: NEURAL_REFINE_RESTORE,
     };
 }
 
@@ -121,25 +131,49 @@ pub fn shape_neural_gains(band: &mut [f32; NB_BANDS], high_band_exponent: f32) {
 
 /// The per-bin gains of neural mode: the network's band gains `band` (shaped in place by
 /// [`shape_neural_gains`]) interpolated to bins, each bin multiplied by the classic gain `classic` of that bin
-/// to the power `shaping.classic_weight`. Writes `gains` (one per bin). Does not allocate.
+/// to the power `shaping.classic_weight`; then, if `shaping.refine_restore` > 0, each band's level is partly
+/// restored towards the network's, weighting bins by `power` (|X|²). Writes `gains` (one per bin); `classic` is
+/// overwritten with scratch values. Does not allocate.
 pub fn refine_neural(
     bands: &BandLayout,
     shaping: &NeuralShaping,
     band: &mut [f32; NB_BANDS],
-    classic: &[f32],
+    classic: &mut [f32],
+    power: &[f32],
     gains: &mut [f32],
 ) {
     shape_neural_gains(band, shaping.high_band_exponent);
     // Absent bands (above Nyquist) have no target; the interpolation holds the last present band's gain.
     bands.interpolate(band, gains);
+    let mut before = [1.0; NB_BANDS];
+    if shaping.refine_restore > 0.0 {
+        bands.reduce_gains(gains, power, &mut before);
+    }
     // Runs of equal classic gains (the bins above the tracked range hold one value) share one `powf`.
     let (mut last, mut weighted) = (f32::NAN, 1.0);
-    for (g, c) in gains.iter_mut().zip(classic) {
+    for (g, c) in gains.iter_mut().zip(classic.iter()) {
         if *c != last {
             last = *c;
             weighted = c.powf(shaping.classic_weight);
         }
         *g *= weighted;
+    }
+    if shaping.refine_restore > 0.0 {
+        // The band levels the refinement left, against those of the network's interpolated gains.
+        let mut after = [1.0; NB_BANDS];
+        bands.reduce_gains(gains, power, &mut after);
+        let mut correction = [1.0; NB_BANDS];
+        for ((c, a), b) in correction.iter_mut().zip(&after).zip(&before) {
+            *c = if *a > 1e-6 {
+                (b / a).max(1.0).powf(shaping.refine_restore).min(1e3)
+            } else {
+                1.0
+            };
+        }
+        bands.interpolate(&correction, classic);
+        for (g, c) in gains.iter_mut().zip(classic.iter()) {
+            *g = (*g * c).min(1.0);
+        }
     }
 }
 
@@ -439,16 +473,54 @@ mod tests {
         let layout = FrameLayout::new(48_000.0).unwrap();
         let bands = BandLayout::new(&layout);
         let mut band = [1.0; NB_BANDS];
-        let classic = vec![0.25f32; layout.bins];
+        let mut classic = vec![0.25f32; layout.bins];
+        let power = vec![1.0f32; layout.bins];
         let mut gains = vec![0.0f32; layout.bins];
         refine_neural(
             &bands,
-            &NeuralShaping::DEFAULT,
+            &NeuralShaping {
+                refine_restore: 0.0,
+                ..NeuralShaping::DEFAULT
+            },
             &mut band,
-            &classic,
+            &mut classic,
+            &power,
             &mut gains,
         );
         let expected = 0.25f32.powf(NEURAL_CLASSIC_WEIGHT);
         assert!(gains.iter().all(|&g| (g - expected).abs() < 1e-6));
+    }
+
+    #[test]
+    fn a_full_restore_gives_each_band_the_networks_level_shaped_by_the_classic_gains() {
+        let layout = FrameLayout::new(48_000.0).unwrap();
+        let bands = BandLayout::new(&layout);
+        let mut band = [0.5; NB_BANDS];
+        // Classic gains alternate between 1 (harmonics) and 0.1 (valleys); the power is equal in every bin.
+        let mut classic: Vec<f32> = (0..layout.bins)
+            .map(|k| if k % 2 == 0 { 1.0 } else { 0.1 })
+            .collect();
+        let power = vec![1.0f32; layout.bins];
+        let mut gains = vec![0.0f32; layout.bins];
+        let shaping = NeuralShaping {
+            classic_weight: 1.0,
+            high_band_exponent: 1.0,
+            refine_restore: 1.0,
+        };
+        refine_neural(
+            &bands,
+            &shaping,
+            &mut band,
+            &mut classic,
+            &power,
+            &mut gains,
+        );
+        let mut level = [0.0; NB_BANDS];
+        bands.reduce_gains(&gains, &power, &mut level);
+        for (i, l) in level.iter().enumerate().take(bands.present()) {
+            assert!((l - 0.5).abs() < 0.02, "band {i}: level {l}");
+        }
+        // Valleys still lie below harmonics.
+        assert!(gains[41] < gains[40] && gains[41] < gains[42]);
     }
 }

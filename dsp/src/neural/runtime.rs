@@ -13,12 +13,12 @@ use super::weights::ModelWeights;
 
 const BLOCK: usize = 32;
 
-fn padded(n: usize) -> usize {
+const fn padded(n: usize) -> usize {
     n.div_ceil(BLOCK) * BLOCK
 }
 
 /// Values one frame of features takes in the convolution's input: [`INPUTS`] padded to whole blocks.
-const FRAME_STRIDE: usize = INPUTS.div_ceil(BLOCK) * BLOCK;
+const FRAME_STRIDE: usize = padded(INPUTS);
 
 /// One int8 matrix with its per-block scales and its bias.
 #[derive(Clone)]

@@ -136,8 +136,10 @@ fn segment(rng: &mut Rng, clips: &[Clip], len: usize) -> (Vec<f32>, f32) {
 }
 
 /// Clean speech of `len` samples: random clips back to back (each at −20 dBFS active level, own room tone
-/// between words), starting at a random point of the first.
-fn speech_track(rng: &mut Rng, pool: &Pool, len: usize) -> (Vec<f32>, f32) {
+/// between words), starting at a random point of the first. With probability `pauses` a clip is followed by a
+/// pause of 0.2–1.5 s (a −100 dBFS dither, so that the frames count as silence with a target of 0 rather than
+/// as the digital zeros that the targets skip).
+fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32>, f32) {
     let mut out = Vec::with_capacity(len + RATE as usize);
     let mut bandwidth = f32::INFINITY;
     let mut first = true;
@@ -156,6 +158,11 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize) -> (Vec<f32>, f32) {
         first = false;
         out.extend(clip.samples[start..].iter().map(|&v| (v as f64 * g) as f32));
         bandwidth = bandwidth.min(clip.bandwidth_hz);
+        // Only drawn when pauses are asked for, so that the default recipe's random numbers stay as they were.
+        if pauses > 0.0 && rng.uniform() < pauses {
+            let n = (uniform(rng, 0.2, 1.5) * RATE as f64) as usize;
+            out.extend(synth::white(rng, n, -100.0));
+        }
     }
     out.truncate(len);
     (out, bandwidth)
@@ -293,6 +300,9 @@ pub struct Recipe {
     /// early reflections are the target, so that its late tail counts as noise. 0 keeps the earlier recipe:
     /// Schroeder reverberation on 20 % of the speech, all of it in the target.
     pub rooms: f64,
+    /// Probability that a speech clip is followed by a pause of 0.2–1.5 s in which only the noise goes on (the
+    /// situation of a voice gate and of the noise between sentences). 0 keeps the clips back to back.
+    pub pauses: f64,
 }
 
 impl Recipe {
@@ -300,6 +310,7 @@ impl Recipe {
     pub const DEFAULT: Recipe = Recipe {
         typing: TYPING,
         rooms: 0.0,
+        pauses: 0.0,
     };
 }
 
@@ -309,7 +320,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
     let has_speech = roll >= 0.08;
     let speech_only = (0.08..0.13).contains(&roll);
     let (mut clean, bandwidth_hz) = if has_speech {
-        speech_track(rng, pool, len)
+        speech_track(rng, pool, len, recipe.pauses)
     } else {
         (vec![0.0; len], 24_000.0)
     };

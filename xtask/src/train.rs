@@ -54,6 +54,10 @@ pub struct TrainArgs {
     /// speech with all of it in the target (`mix::Recipe::rooms`).
     #[arg(long, default_value_t = 0.0)]
     pub rooms: f64,
+    /// Probability that a speech clip is followed by a 0.2–1.5 s pause with only noise, 0..=1
+    /// (`mix::Recipe::pauses`); 0 keeps the clips back to back.
+    #[arg(long, default_value_t = 0.0)]
+    pub pauses: f64,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -445,6 +449,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let recipe = mix::Recipe {
         typing: args.typing,
         rooms: args.rooms,
+        pauses: args.pauses,
     };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
@@ -533,11 +538,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --typing {} --rooms {}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --typing {} --rooms {} --pauses {}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.typing, args.rooms, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.typing, args.rooms, args.pauses, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )
@@ -584,6 +589,38 @@ mod tests {
             ],
             clicks: vec![],
         }
+    }
+
+    #[test]
+    fn pauses_put_counted_silent_frames_between_clips() {
+        let pool = tiny_pool();
+        let len = 4 * RATE as usize;
+        let silent_counted = |recipe: mix::Recipe| -> usize {
+            (0..8)
+                .map(|k| {
+                    let ex = mix::example(&mut Rng::new(40 + k), &pool, len, recipe);
+                    if !ex.has_speech {
+                        return 0;
+                    }
+                    let s = crate::dataset::sequence(&ex);
+                    // Frames inside the example (not its first or last 20) that count as silence.
+                    (20..s.vad.len() - 20)
+                        .filter(|&i| s.vad[i] == 0.0 && s.vad_mask[i] == 1.0)
+                        .count()
+                })
+                .sum()
+        };
+        let paused = mix::Recipe {
+            pauses: 1.0,
+            ..mix::Recipe::DEFAULT
+        };
+        // The synthetic voices have their own gaps between syllables; the pauses add at least 0.2 s to most
+        // examples with speech (8 examples of 4 s; about 7 s expected).
+        let (plain, with_pauses) = (silent_counted(mix::Recipe::DEFAULT), silent_counted(paused));
+        assert!(
+            with_pauses >= plain + 200,
+            "silent frames: {plain} without pauses, {with_pauses} with"
+        );
     }
 
     #[test]

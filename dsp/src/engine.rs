@@ -78,6 +78,8 @@ pub struct Engine {
     suppressed_bins: usize,
     /// Bins of the gate's onset cue ([`mask::ONSET_LOW_HZ`] ..= [`mask::ONSET_HIGH_HZ`], below Nyquist).
     onset_bins: std::ops::Range<usize>,
+    /// Bins of the onset cue's fricative range ([`mask::ONSET_FRICATIVE_LOW_HZ`] ..= [`mask::ONSET_HIGH_HZ`]).
+    fricative_bins: std::ops::Range<usize>,
 }
 
 impl Engine {
@@ -118,7 +120,8 @@ impl Engine {
             comb_enabled: true,
             comb_strength: comb::COMB_STRENGTH,
             info: FrameInfo::default(),
-            onset_bins: onset_bins(&layout),
+            onset_bins: onset_bins(&layout, mask::ONSET_LOW_HZ),
+            fricative_bins: onset_bins(&layout, mask::ONSET_FRICATIVE_LOW_HZ),
             suppressed_bins: ((SUPPRESSED_UP_TO_HZ / layout.bin_hz).round() as usize + 1)
                 .clamp(1, layout.bins),
             layout,
@@ -372,8 +375,11 @@ impl Engine {
             (MaskMode::Unity, _) => self.gains.fill(1.0),
         }
         let shaping = self.mask.shapes(mode);
-        let onset_db =
-            mask::onset_snr_db(&self.power, self.classic.noise(), self.onset_bins.clone());
+        let noise = self.classic.noise();
+        let onset_db = mask::onset_measure_db(
+            mask::onset_snr_db(&self.power, noise, self.onset_bins.clone()),
+            mask::onset_snr_db(&self.power, noise, self.fricative_bins.clone()),
+        );
         let gate = self.mask.apply(&mut self.gains, mode, vad, onset_db);
         let mut band_gains = [1.0; NB_BANDS];
         self.bands
@@ -411,6 +417,7 @@ impl Engine {
         self.info.silent = silent;
         self.info.vad = vad;
         self.info.gate_gain = gate;
+        self.info.onset_db = onset_db;
     }
 }
 
@@ -420,10 +427,10 @@ impl Engine {
 /// (`cargo bench -p quell-dsp --bench callbacks`, `docs/performance.md`).
 pub const SUPPRESSED_UP_TO_HZ: f32 = 24_000.0;
 
-/// The bins from [`mask::ONSET_LOW_HZ`] up to [`mask::ONSET_HIGH_HZ`] (or Nyquist). Does not allocate.
-fn onset_bins(layout: &FrameLayout) -> std::ops::Range<usize> {
+/// The bins from `low_hz` up to [`mask::ONSET_HIGH_HZ`] (or Nyquist). Does not allocate.
+fn onset_bins(layout: &FrameLayout, low_hz: f32) -> std::ops::Range<usize> {
     let bin_hz = layout.sample_rate / layout.window as f32;
-    let low = (mask::ONSET_LOW_HZ / bin_hz).ceil() as usize;
+    let low = (low_hz / bin_hz).ceil() as usize;
     let high = ((mask::ONSET_HIGH_HZ / bin_hz).floor() as usize + 1).min(layout.bins);
     low.min(high)..high
 }
@@ -446,6 +453,51 @@ mod tests {
         });
         e.set_max_attenuation_db(30.0);
         e
+    }
+
+    #[test]
+    fn the_onset_cue_hears_a_weak_fricative_over_a_low_frequency_floor() {
+        // Brown noise (its power far below 2 kHz) until the noise estimate has settled, then 60 ms of a
+        // "fricative" (tones from 3 to 8 kHz, 17 dB below it together): nothing against the whole range's power, plenty
+        // in the fricative range. (The noise alone, 0.5 s of it, peaks at 4.2 dB over the whole range.)
+        let mut rng = crate::synth::Rng::new(4);
+        let mut x = crate::synth::brown(&mut rng, 144_000, -25.0);
+        let start = 120_000;
+        for (k, v) in x[start..start + 2_880].iter_mut().enumerate() {
+            let t = k as f32 / 48_000.0;
+            for f in [3_000.0, 4_500.0, 6_000.0, 8_000.0] {
+                *v += 10f32.powf(-45.0 / 20.0) * (2.0 * std::f32::consts::PI * f * t).sin();
+            }
+        }
+        let mut e = engine();
+        e.set_mode(MaskMode::Classic);
+        let (mut before, mut during) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+        let mut whole_during = f32::NEG_INFINITY;
+        for (i, hop) in x.chunks_mut(480).enumerate() {
+            e.process(&mut [hop]);
+            let at = i * 480;
+            if (96_000..start - 960).contains(&at) {
+                before = before.max(e.frame_info().onset_db);
+            }
+            // The frames whose window holds the tones throughout.
+            if (start + 960..start + 2_880 - 960).contains(&at) {
+                during = during.max(e.frame_info().onset_db);
+                let whole = mask::onset_snr_db(&e.power, e.classic.noise(), e.onset_bins.clone());
+                whole_during = whole_during.max(whole);
+            }
+        }
+        assert!(
+            before < mask::GATE_ONSET_SNR_DB,
+            "noise alone: {before:.1} dB"
+        );
+        assert!(
+            whole_during < mask::GATE_ONSET_SNR_DB,
+            "the whole range already hears it ({whole_during:.1} dB): the test signal is wrong"
+        );
+        assert!(
+            during >= mask::GATE_ONSET_SNR_DB,
+            "fricative range: {during:.1} dB"
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct FrameInfo {
     pub vad: f32,
     /// Gain of the VAD gate, linear 0..=1 (1 when the gate is off or open).
     pub gate_gain: f32,
+    /// The gate's onset measure ([`crate::mask::onset_measure_db`]): the frame's power over the noise estimate,
+    /// dB, compared with [`crate::mask::GATE_ONSET_SNR_DB`]; −∞ for a frame without power.
+    pub onset_db: f32,
 }
 
 impl Default for FrameInfo {
@@ -38,6 +41,7 @@ impl Default for FrameInfo {
             silent: true,
             vad: 0.0,
             gate_gain: 1.0,
+            onset_db: f32::NEG_INFINITY,
         }
     }
 }

@@ -52,17 +52,36 @@ pub const GATE_RELEASE_DB_PER_FRAME: f32 = 1.5;
 
 /// A frame whose power between [`ONSET_LOW_HZ`] and [`ONSET_HIGH_HZ`] stands at least this far above the
 /// classic tracker's noise estimate opens the gate for that frame, dB, even while the network's speech
-/// probability is still below the threshold. The network needs one to three frames to become sure of a word;
-/// without this cue a plosive or fricative onset after a pause lost its first 10–30 ms. Stationary noise sits
-/// within about 1 dB of its estimate, so it does not open the gate; a click or knock does, for its own frames
-/// only (the cue neither starts the hold nor moves the gate's release), and is then cut by the network's own
-/// gains instead of the gate's full reduction.
+/// probability is still below the threshold (so does the fricative range, [`GATE_FRICATIVE_ONSET_SNR_DB`]). The
+/// network needs one to five frames to become sure of a word; without this cue a plosive or fricative onset
+/// after a pause lost its first 10–60 ms. Stationary noise sits within about 1 dB of its estimate over this
+/// range (brown noise, whose power sits in a few low bins, up to 4.2 dB), so it does not open the gate; a click
+/// or knock does, for its own frames only (the cue neither starts the hold nor moves the gate's release), and is
+/// then cut by the network's own gains instead of the gate's full reduction.
 pub const GATE_ONSET_SNR_DB: f32 = 6.0;
+
+/// The same for the power between [`ONSET_FRICATIVE_LOW_HZ`] and [`ONSET_HIGH_HZ`], dB. Lower than
+/// [`GATE_ONSET_SNR_DB`] because that range holds many bins of similar power in any broadband noise: pink and
+/// brown noise measured 0–1.3 dB over their estimate there, while a weak /f/ over a −45 dBFS pink floor
+/// measured 3–6 dB (`dsp/tests/gate_onsets.rs`).
+pub const GATE_FRICATIVE_ONSET_SNR_DB: f32 = 4.0;
+
+/// The onset measure the gate compares with [`GATE_ONSET_SNR_DB`], dB: the whole range's `whole_db` or the
+/// fricative range's `fricative_db` raised by the difference of the two thresholds, whichever is larger (both
+/// from [`onset_snr_db`]). Does not allocate.
+pub fn onset_measure_db(whole_db: f32, fricative_db: f32) -> f32 {
+    whole_db.max(fricative_db + (GATE_ONSET_SNR_DB - GATE_FRICATIVE_ONSET_SNR_DB))
+}
 
 /// Lowest frequency of the onset cue's power sum, Hz.
 pub const ONSET_LOW_HZ: f32 = 100.0;
 
-/// Highest frequency of the onset cue's power sum, Hz (fricatives such as /s/ and /f/ reach up to here; it is
+/// Lowest frequency of the onset cue's second power sum, Hz: the fricative range. A weak /f/ or /s/ over a pink
+/// or low-frequency noise floor stands out there when the whole range is dominated by the noise below it (a /f/
+/// at −24 dB re the vowel over a −45 dBFS pink floor: about 5 dB over the whole range, 7 dB above 2 kHz).
+pub const ONSET_FRICATIVE_LOW_HZ: f32 = 2_000.0;
+
+/// Highest frequency of the onset cue's power sums, Hz (fricatives such as /s/ and /f/ reach up to here; it is
 /// cut at Nyquist at low sample rates).
 pub const ONSET_HIGH_HZ: f32 = 10_000.0;
 
@@ -262,7 +281,7 @@ impl MaskStage {
     }
 
     /// Turns the source's per-bin `gains` into the applied ones in place: release, gate (driven by the speech
-    /// probability `vad` and the onset measure `onset_db` from [`onset_snr_db`], neural mode only) and floor;
+    /// probability `vad` and the onset measure `onset_db` from [`onset_measure_db`], neural mode only) and floor;
     /// all ones when the stage does not shape in `mode`. Returns the gate's gain, linear. Does not allocate.
     pub fn apply(&mut self, gains: &mut [f32], mode: MaskMode, vad: f32, onset_db: f32) -> f32 {
         let shaping = self.shapes(mode);

@@ -67,10 +67,10 @@ impl Range {
 /// attenuated down to the maximum attenuation. It opens as soon as a frame's speech probability reaches the
 /// threshold, holds for `hold_ms` after the last such frame and then closes gradually
 /// ([`crate::mask::GATE_RELEASE_DB_PER_FRAME`]), so word ends fade rather than stop. It has no look-ahead: a
-/// frame that stands [`crate::mask::GATE_ONSET_SNR_DB`] above the noise estimate opens it for that frame while
-/// the network is not yet sure, so that a word's onset after a pause is kept (measured in
-/// `dsp/tests/gate_onsets.rs`: within 1 dB over the first 30 ms for plosives and fricatives at least 6 dB above
-/// the noise; a weaker onset loses up to about 12 ms).
+/// frame that stands [`crate::mask::GATE_ONSET_SNR_DB`] above the noise estimate (or
+/// [`crate::mask::GATE_FRICATIVE_ONSET_SNR_DB`] above it from 2 kHz) opens it for that frame while the network is
+/// not yet sure, so that a word's onset after a pause is kept (measured in `dsp/tests/gate_onsets.rs`: within
+/// 0.01 dB over the first 30 ms for plosives and fricatives down to a /f/ 1 dB over a −45 dBFS pink floor).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VadGate {
     /// Whether the gate acts (off by default).

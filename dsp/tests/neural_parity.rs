@@ -90,11 +90,13 @@ fn int8_runtime_matches_the_f32_reference() {
         } else {
             // A trained recurrent network amplifies a weight's rounding near its decision points, so single
             // frames drift further than with random weights; the typical error must stay as small. (With
-            // int8-quantized activations the shipped model drifted up to 0.094.)
-            assert!(mean <= 0.005, "{name}: mean gain error {mean}");
-            assert!(p99 <= 0.03, "{name}: 99th-percentile gain error {p99}");
-            assert!(worst_gain <= 0.06, "{name}: gain error {worst_gain}");
-            assert!(worst_vad <= 0.06, "{name}: VAD error {worst_vad}");
+            // int8-quantized activations the shipped model drifted up to 0.094; with the feature-reading
+            // matrices in int8 too, the model shipped 2026-12-04 drifted up to 0.10, mean 0.0058. Measured with
+            // them in f32: mean 0.0008, 99th percentile 0.0052, worst 0.0097, VAD 0.021.)
+            assert!(mean <= 0.002, "{name}: mean gain error {mean}");
+            assert!(p99 <= 0.012, "{name}: 99th-percentile gain error {p99}");
+            assert!(worst_gain <= 0.025, "{name}: gain error {worst_gain}");
+            assert!(worst_vad <= 0.04, "{name}: VAD error {worst_vad}");
         }
     }
 }

@@ -1,12 +1,16 @@
 //! The real-time runtime of the neural mask.
 //!
-//! At load every weight matrix is quantized row-wise to int8 in blocks of 32 values with one f32 scale per block
-//! (the layout of ggml's Q8_0; the input dimension padded to a multiple of 32). At each 10 ms step every output
-//! row is a dot product of those int8 weights with the f32 activations, block by block, and scaled per block.
-//! The activations are not quantized: the inputs mix features of very different scales (log energies, pitch
-//! correlations) that an int8 block shared between them would round away, which made a trained network's gains
-//! drift up to 0.09 from its f32 forward. Biases, gates and nonlinearities stay in f32. No allocation, no thread
-//! and no library call happen in [`NeuralMask::step`].
+//! At load the GRUs' recurrent matrices are quantized row-wise to int8 in blocks of 32 values with one f32 scale
+//! per block (the layout of ggml's Q8_0; the input dimension padded to a multiple of 32). At each 10 ms step
+//! every output row is a dot product of those int8 weights with the f32 activations, block by block, and scaled
+//! per block. The activations are not quantized: the inputs mix features of very different scales (log
+//! energies, pitch correlations) that an int8 block shared between them would round away, which made a trained
+//! network's gains drift up to 0.09 from its f32 forward. For the same reason the matrices that read the
+//! features stay f32: the input convolution, the GRUs' input matrices (which see the features again beside the
+//! hidden states) and the two small output layers. With those quantized too, the model shipped 2026-12-04
+//! drifted up to 0.10 from its f32 forward (99th percentile 0.057); with them in f32, 0.010 (0.005), at no
+//! measured cost in time (`docs/performance.md`). Biases, gates and nonlinearities stay in f32. No allocation,
+//! no thread and no library call happen in [`NeuralMask::step`].
 
 use super::topology::*;
 use super::weights::ModelWeights;
@@ -121,11 +125,84 @@ unsafe fn matvec_avx2(m: &QLinear, x: &[f32], out: &mut [f32]) {
     matvec(m, x, out);
 }
 
-/// A GRU layer: input and recurrent matrices.
+/// One f32 matrix with its bias, for the layers kept in full precision (see the module notes): those that read
+/// the raw features, and the two output layers, whose rounding goes straight into the gains.
+#[derive(Clone)]
+struct FLinear {
+    rows: usize,
+    cols_padded: usize,
+    /// `rows × cols_padded` weights (zeros in the padding).
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    avx2: bool,
+}
+
+impl FLinear {
+    fn new(w: &[f32], bias: &[f32], rows: usize, cols: usize) -> Self {
+        let cols_padded = padded(cols);
+        let mut weights = vec![0.0f32; rows * cols_padded];
+        for (dst, src) in weights
+            .chunks_exact_mut(cols_padded)
+            .zip(w.chunks_exact(cols))
+        {
+            dst[..cols].copy_from_slice(src);
+        }
+        FLinear {
+            rows,
+            cols_padded,
+            weights,
+            bias: bias.to_vec(),
+            #[cfg(target_arch = "x86_64")]
+            avx2: std::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            avx2: false,
+        }
+    }
+
+    /// `out = W·x + b` for `x` of `cols_padded` values (zeros in the padding). Does not allocate.
+    fn apply(&self, x: &[f32], out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only when the CPU was found to support AVX2 (see `FLinear::new`).
+            unsafe { matvec_f32_avx2(self, x, out) };
+            return;
+        }
+        matvec_f32(self, x, out);
+    }
+}
+
+/// The f32 matrix-vector product of [`FLinear::apply`], in eight lanes like [`matvec`]; portable and AVX2
+/// builds give the same bits. Does not allocate.
+#[inline(always)]
+fn matvec_f32(m: &FLinear, x: &[f32], out: &mut [f32]) {
+    let x = &x[..m.cols_padded];
+    for (r, o) in out.iter_mut().enumerate().take(m.rows) {
+        let row = &m.weights[r * m.cols_padded..(r + 1) * m.cols_padded];
+        let mut acc = [0.0f32; 8];
+        for (w8, x8) in row.chunks_exact(8).zip(x.chunks_exact(8)) {
+            for j in 0..8 {
+                acc[j] += w8[j] * x8[j];
+            }
+        }
+        *o = acc.iter().sum::<f32>() + m.bias[r];
+    }
+}
+
+/// [`matvec_f32`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn matvec_f32_avx2(m: &FLinear, x: &[f32], out: &mut [f32]) {
+    matvec_f32(m, x, out);
+}
+
+/// A GRU layer: the input matrix in f32 (it reads the features), the recurrent one in int8.
 #[derive(Clone)]
 struct QGru {
     hidden: usize,
-    ih: QLinear,
+    ih: FLinear,
     hh: QLinear,
 }
 
@@ -138,12 +215,12 @@ fn activations(len: usize) -> Vec<f32> {
 /// thread; [`NeuralMask::step`] then never allocates.
 #[derive(Clone)]
 pub struct NeuralMask {
-    input_conv: QLinear,
+    input_conv: FLinear,
     vad_gru: QGru,
     noise_gru: QGru,
     denoise_gru: QGru,
-    denoise_output: QLinear,
-    vad_output: QLinear,
+    denoise_output: FLinear,
+    vad_output: FLinear,
     /// Training summary of the weights, for display.
     pub description: String,
 }
@@ -213,9 +290,13 @@ impl NeuralMask {
         };
         let gru = |name: &str, hidden, inputs| QGru {
             hidden,
-            ih: lin(
-                &format!("{name}.weight_ih"),
-                &format!("{name}.bias_ih"),
+            ih: FLinear::new(
+                weights
+                    .get(&format!("{name}.weight_ih"))
+                    .expect("topology tensor"),
+                weights
+                    .get(&format!("{name}.bias_ih"))
+                    .expect("topology tensor"),
                 3 * hidden,
                 inputs,
             ),
@@ -228,8 +309,8 @@ impl NeuralMask {
         };
         NeuralMask {
             input_conv: {
-                // Each frame's columns start a new block, so a frame's weights are quantized on their own
-                // (a legacy file's dense layer gives the very int8 values it gave before the convolution).
+                // Each frame's columns start a new block of the history (a legacy file's dense layer meets the
+                // current frame's columns and zeros elsewhere).
                 let w = weights.get("input_conv.weight").expect("topology tensor");
                 let mut strided = vec![0.0f32; DENSE * CONTEXT * FRAME_STRIDE];
                 for (dst, src) in strided
@@ -243,7 +324,7 @@ impl NeuralMask {
                         d[..INPUTS].copy_from_slice(s);
                     }
                 }
-                QLinear::new(
+                FLinear::new(
                     &strided,
                     weights.get("input_conv.bias").expect("topology tensor"),
                     DENSE,
@@ -253,13 +334,20 @@ impl NeuralMask {
             vad_gru: gru("vad_gru", VAD_HIDDEN, DENSE),
             noise_gru: gru("noise_gru", NOISE_HIDDEN, NOISE_INPUTS),
             denoise_gru: gru("denoise_gru", DENOISE_HIDDEN, DENOISE_INPUTS),
-            denoise_output: lin(
-                "denoise_output.weight",
-                "denoise_output.bias",
+            denoise_output: FLinear::new(
+                weights
+                    .get("denoise_output.weight")
+                    .expect("topology tensor"),
+                weights.get("denoise_output.bias").expect("topology tensor"),
                 OUTPUTS,
                 DENOISE_HIDDEN,
             ),
-            vad_output: lin("vad_output.weight", "vad_output.bias", 1, VAD_HIDDEN),
+            vad_output: FLinear::new(
+                weights.get("vad_output.weight").expect("topology tensor"),
+                weights.get("vad_output.bias").expect("topology tensor"),
+                1,
+                VAD_HIDDEN,
+            ),
             description: weights.metadata.training.clone(),
         }
     }

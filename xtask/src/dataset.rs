@@ -21,6 +21,12 @@ pub struct Sequence {
     pub vad_mask: Vec<f32>,
 }
 
+/// A frame is labelled speech when its clean energy is within this many dB of the example's loudest clean frame.
+/// −35 dB (−40 dB until 2026-12-04): at −40 dB the trimmed room tone of the clips (30–40 dB below their speech)
+/// was labelled speech, and the network learned to call a noise floor 25 dB under a voice speech, so that a VAD
+/// gate reopened between words (`dsp/tests/gate_onsets.rs`).
+pub const VAD_LABEL_DB: f32 = -35.0;
+
 /// Computes the sequence of `example`. Allocates.
 pub fn sequence(example: &Example) -> Sequence {
     let mut engine = Engine::new(EngineConfig {
@@ -64,7 +70,7 @@ pub fn sequence(example: &Example) -> Sequence {
                 0.0
             };
         }
-        let speech = clean_total > (loudest * 1e-4).max(1e-10);
+        let speech = clean_total > (loudest * 10f32.powf(VAD_LABEL_DB / 10.0)).max(1e-10);
         seq.features.push(info.features);
         seq.gains.push(g);
         seq.gain_mask.push(m);
@@ -72,4 +78,47 @@ pub fn sequence(example: &Example) -> Sequence {
         seq.vad_mask.push(if gated { 0.0 } else { 1.0 });
     }
     seq
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quell_dsp::synth::{self, Rng, Voice};
+
+    #[test]
+    fn room_tone_well_below_the_voice_is_labelled_silence() {
+        // One second of a voice at -20 dBFS, then one second of its "room tone" 40 dB below the voice: the
+        // situation of a trimmed clip's tail, which the network must not learn to call speech.
+        let rate = RATE as f32;
+        let mut clean = synth::voice(
+            rate,
+            1.0,
+            &Voice {
+                syllable_hz: 0.0,
+                rms_dbfs: -20.0,
+                ..Voice::default()
+            },
+        );
+        let mut rng = Rng::new(5);
+        clean.extend(synth::pink(&mut rng, RATE as usize, -60.0));
+        let hiss = synth::white(&mut rng, clean.len(), -90.0);
+        let noisy = clean.iter().zip(&hiss).map(|(c, n)| c + n).collect();
+        let seq = sequence(&Example {
+            clean,
+            noisy,
+            bandwidth_hz: 24_000.0,
+            has_speech: true,
+        });
+        let hop = seq.vad.len() / 2;
+        let voice = seq.vad[10..hop - 10].iter().filter(|&&v| v == 1.0).count();
+        let tone = seq.vad[hop + 10..].iter().filter(|&&v| v == 1.0).count();
+        assert!(voice >= hop - 25, "voice frames labelled speech: {voice}");
+        // Pink noise's frame energies swing by several dB, so a frame or two may cross; at the old −40 dB label
+        // most of them did.
+        assert!(
+            tone <= 5,
+            "room-tone frames labelled speech: {tone} of {}",
+            seq.vad.len() - hop - 10
+        );
+    }
 }

@@ -43,10 +43,10 @@ pub const DENOISE_INPUTS: usize = DENSE + NOISE_HIDDEN + INPUTS;
 
 /// Name of this topology, stored in every weights file the trainer writes.
 pub const TOPOLOGY: &str = "rnnoise-conv3/42x3-24-24-96-192-22";
-/// The topology of the model file shipped in `assets/model` (trained 2026-12-02): the same network with a dense
-/// layer on the current frame alone (`input_dense`, 24 × 42) where [`TOPOLOGY`] has the convolution. Files of it
-/// still load: the dense layer becomes the convolution's columns for frame t, with zeros for the older frames,
-/// which computes the same network.
+/// The topology of the model files shipped until 2026-12-04: the same network with a dense layer on the current
+/// frame alone (`input_dense`, 24 × 42) where [`TOPOLOGY`] has the convolution. Files of it still load: the dense
+/// layer becomes the convolution's columns for frame t, with zeros for the older frames, which computes the same
+/// network.
 pub const LEGACY_TOPOLOGY: &str = "rnnoise-v1/42-24-24-96-192-22";
 /// Version of the feature layout the weights were trained on ([`crate::features`]).
 pub const FEATURE_LAYOUT: &str = "quell-features-v1";

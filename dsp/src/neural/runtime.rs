@@ -17,6 +17,18 @@ use super::weights::ModelWeights;
 
 const BLOCK: usize = 32;
 
+/// Whether the CPU has AVX2 (checked at load, never on the audio thread's path).
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 const fn padded(n: usize) -> usize {
     n.div_ceil(BLOCK) * BLOCK
 }
@@ -64,10 +76,7 @@ impl QLinear {
             weights,
             scales,
             bias: bias.to_vec(),
-            #[cfg(target_arch = "x86_64")]
-            avx2: std::is_x86_feature_detected!("avx2"),
-            #[cfg(not(target_arch = "x86_64"))]
-            avx2: false,
+            avx2: has_avx2(),
         }
     }
 
@@ -152,10 +161,7 @@ impl FLinear {
             cols_padded,
             weights,
             bias: bias.to_vec(),
-            #[cfg(target_arch = "x86_64")]
-            avx2: std::is_x86_feature_detected!("avx2"),
-            #[cfg(not(target_arch = "x86_64"))]
-            avx2: false,
+            avx2: has_avx2(),
         }
     }
 

@@ -458,8 +458,9 @@ mod tests {
     #[test]
     fn the_onset_cue_hears_a_weak_fricative_over_a_low_frequency_floor() {
         // Brown noise (its power far below 2 kHz) until the noise estimate has settled, then 60 ms of a
-        // "fricative" (tones from 3 to 8 kHz, 17 dB below it together): nothing against the whole range's power, plenty
-        // in the fricative range. (The noise alone, 0.5 s of it, peaks at 4.2 dB over the whole range.)
+        // "fricative" (tones from 3 to 8 kHz, 17 dB below it together): nothing against the whole range's
+        // power, plenty in the fricative range. (The noise alone, 0.5 s of it, peaks at 4.2 dB over the whole
+        // range.)
         let mut rng = crate::synth::Rng::new(4);
         let mut x = crate::synth::brown(&mut rng, 144_000, -25.0);
         let start = 120_000;

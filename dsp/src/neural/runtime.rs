@@ -523,6 +523,28 @@ mod tests {
     }
 
     #[test]
+    fn the_f32_product_is_the_plain_product_and_the_same_bits_with_avx2() {
+        let (rows, cols) = (70, 130);
+        let (w, b, x) = test_matrix(rows, cols);
+        let m = FLinear::new(&w, &b, rows, cols);
+        let mut portable = vec![0.0; rows];
+        matvec_f32(&m, &x, &mut portable);
+        let mut dispatched = vec![0.0; rows];
+        m.apply(&x, &mut dispatched);
+        for r in 0..rows {
+            let exact: f32 = b[r] + (0..cols).map(|c| w[r * cols + c] * x[c]).sum::<f32>();
+            assert!(
+                (portable[r] - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                "row {r}"
+            );
+        }
+        assert_eq!(
+            portable.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            dispatched.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn the_avx2_and_portable_products_give_the_same_bits() {
         let (rows, cols) = (70, 130);
         let (w, b, x) = test_matrix(rows, cols);

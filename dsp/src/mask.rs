@@ -33,6 +33,11 @@ pub const RELEASE_PER_FRAME: f32 = 0.1;
 /// `docs/quality.md`. Below 8 kHz the network's gains are used as they are.
 pub const NEURAL_HIGH_BAND_EXPONENT: f32 = 0.4;
 
+/// Exponent applied to the network's gains in the bands centred below 8 kHz, before use (1 = as the network
+/// says). Above 1 it deepens the cuts the network hedges on (a gain of 0.3 becomes 0.3^p) and leaves gains near
+/// one nearly alone.
+pub const NEURAL_LOW_BAND_EXPONENT: f32 = 1.0;
+
 /// In neural mode, each bin's gain is the network's band gain (interpolated to the bin) times the classic
 /// suppressor's gain for that bin raised to this power. The network decides per band (22 bands, a few hundred
 /// hertz to kilohertz wide); the classic MMSE-LSA gain adds what only a per-bin decision sees: the valleys
@@ -118,16 +123,20 @@ pub struct NeuralShaping {
     pub classic_weight: f32,
     /// Power of the band gains from 8 kHz up (linear exponent; 1 = as the network says).
     pub high_band_exponent: f32,
+    /// Power of the band gains below 8 kHz (linear exponent; 1 = as the network says).
+    pub low_band_exponent: f32,
     /// Share of the band energy removed by the refinement that is given back (0..=1; see
     /// [`NEURAL_REFINE_RESTORE`]).
     pub refine_restore: f32,
 }
 
 impl NeuralShaping {
-    /// The shipped values: [`NEURAL_CLASSIC_WEIGHT`] and [`NEURAL_HIGH_BAND_EXPONENT`].
+    /// The shipped values: [`NEURAL_CLASSIC_WEIGHT`], [`NEURAL_HIGH_BAND_EXPONENT`], [`NEURAL_LOW_BAND_EXPONENT`]
+    /// and [`NEURAL_REFINE_RESTORE`].
     pub const DEFAULT: NeuralShaping = NeuralShaping {
         classic_weight: NEURAL_CLASSIC_WEIGHT,
         high_band_exponent: NEURAL_HIGH_BAND_EXPONENT,
+        low_band_exponent: NEURAL_LOW_BAND_EXPONENT,
         refine_restore: NEURAL_REFINE_RESTORE,
     };
 }
@@ -138,10 +147,18 @@ impl Default for NeuralShaping {
     }
 }
 
-/// Clamps the network's band gains to 0..=1 and applies `high_band_exponent` from 8 kHz up. Does not allocate.
-pub fn shape_neural_gains(band: &mut [f32; NB_BANDS], high_band_exponent: f32) {
+/// Clamps the network's band gains to 0..=1 and applies `low_band_exponent` below 8 kHz and
+/// `high_band_exponent` from 8 kHz up. Does not allocate.
+pub fn shape_neural_gains(
+    band: &mut [f32; NB_BANDS],
+    low_band_exponent: f32,
+    high_band_exponent: f32,
+) {
     for g in &mut band[..FIRST_HIGH_BAND] {
         *g = g.clamp(0.0, 1.0);
+        if low_band_exponent != 1.0 {
+            *g = g.powf(low_band_exponent);
+        }
     }
     for g in &mut band[FIRST_HIGH_BAND..] {
         *g = g.clamp(0.0, 1.0).powf(high_band_exponent);
@@ -161,7 +178,7 @@ pub fn refine_neural(
     power: &[f32],
     gains: &mut [f32],
 ) {
-    shape_neural_gains(band, shaping.high_band_exponent);
+    shape_neural_gains(band, shaping.low_band_exponent, shaping.high_band_exponent);
     // Absent bands (above Nyquist) have no target; the interpolation holds the last present band's gain.
     bands.interpolate(band, gains);
     let mut before = [1.0; NB_BANDS];
@@ -479,11 +496,18 @@ mod tests {
         let mut band = [0.5; NB_BANDS];
         band[0] = 1.5;
         band[1] = -0.5;
-        shape_neural_gains(&mut band, NEURAL_HIGH_BAND_EXPONENT);
+        shape_neural_gains(&mut band, 1.0, NEURAL_HIGH_BAND_EXPONENT);
         assert_eq!(band[0], 1.0);
         assert_eq!(band[1], 0.0);
         assert!(band[2..FIRST_HIGH_BAND].iter().all(|&g| g == 0.5));
         let high = 0.5f32.powf(NEURAL_HIGH_BAND_EXPONENT);
+        assert!(band[FIRST_HIGH_BAND..].iter().all(|&g| g == high));
+        // An exponent above one below 8 kHz deepens the cuts there and leaves unity and the high bands alone.
+        let mut band = [0.5; NB_BANDS];
+        band[0] = 1.0;
+        shape_neural_gains(&mut band, 2.0, NEURAL_HIGH_BAND_EXPONENT);
+        assert_eq!(band[0], 1.0);
+        assert!(band[1..FIRST_HIGH_BAND].iter().all(|&g| g == 0.25));
         assert!(band[FIRST_HIGH_BAND..].iter().all(|&g| g == high));
     }
 
@@ -524,6 +548,7 @@ mod tests {
         let shaping = NeuralShaping {
             classic_weight: 1.0,
             high_band_exponent: 1.0,
+            low_band_exponent: 1.0,
             refine_restore: 1.0,
         };
         refine_neural(

@@ -64,6 +64,9 @@ pub struct EvalArgs {
     /// Quell neural: power of the network's gains from 8 kHz up (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT)]
     pub high_band_exponent: f32,
+    /// Quell neural: power of the network's gains below 8 kHz (default: the shipped constant).
+    #[arg(long, default_value_t = quell_dsp::mask::NEURAL_LOW_BAND_EXPONENT)]
+    pub low_band_exponent: f32,
     /// Quell neural: share of the band energy removed by the classic refinement that is given back, 0..=1
     /// (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::mask::NEURAL_REFINE_RESTORE)]
@@ -342,6 +345,7 @@ fn output_of(
                 shaping: NeuralShaping {
                     classic_weight: ctx.args.classic_weight,
                     high_band_exponent: ctx.args.high_band_exponent,
+                    low_band_exponent: ctx.args.low_band_exponent,
                     refine_restore: ctx.args.refine_restore,
                 },
                 comb_strength: ctx.args.comb_strength,
@@ -879,6 +883,7 @@ mod tests {
             no_peers: false,
             classic_weight: quell_dsp::mask::NEURAL_CLASSIC_WEIGHT,
             high_band_exponent: quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT,
+            low_band_exponent: quell_dsp::mask::NEURAL_LOW_BAND_EXPONENT,
             refine_restore: quell_dsp::mask::NEURAL_REFINE_RESTORE,
             comb_strength: quell_dsp::comb::COMB_STRENGTH,
             release: quell_dsp::mask::RELEASE_PER_FRAME,

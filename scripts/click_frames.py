@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Where a suppressor leaves typing: speech kept and noise left, in click frames and between them.
+
+Usage (after `cargo xtask eval --pairs DIR --save SAVED` and an eval run with the peers):
+    .venv-peers/bin/python scripts/click_frames.py --pairs DIR --saved SAVED [--peers target/eval/peers] FILE...
+
+FILE are pair names (`nb-000-typing-dry-snr+05.wav`) or paths ending in them. For every system (Quell neural from
+the saved 16 kHz outputs, RNNoise 0.2 and DeepFilterNet 3 from the peers' outputs) it takes 20 ms STFT frames
+(10 ms hop) of the clean speech S, the noise N = noisy - clean and the output Y, between 100 Hz and 8 kHz, and
+sorts frames into click frames (noise energy 10 dB over the file's median noise frame, with speech), other
+speech frames, and pauses (speech more than 40 dB under its loudest frame). It then prints, per frame kind:
+  - speech kept: 10 log10(sum |Y|^2 / sum |S|^2) over the cells where speech is 10 dB over the noise;
+  - noise left:  10 log10(sum |Y|^2 / sum |X|^2) over the cells where noise is 10 dB over the speech.
+Both in dB, summed over all files. The peers' outputs are aligned to the clean speech by cross-correlation.
+"""
+
+import argparse
+import os
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import stft
+
+
+def load(path):
+    x, sr = sf.read(path, dtype="float32")
+    if x.ndim > 1:
+        x = x[:, 0]
+    return x, sr
+
+
+def align(ref, y, max_lag=2000):
+    """Shifts y so that it lines up with ref (cross-correlation peak within ±max_lag samples)."""
+    n = min(len(ref), len(y))
+    c = np.fft.irfft(np.fft.rfft(ref[:n], 2 * n) * np.conj(np.fft.rfft(y[:n], 2 * n)))
+    lag = int(np.argmax(np.r_[c[-max_lag:], c[: max_lag + 1]])) - max_lag
+    y = y[-lag:] if lag < 0 else np.r_[np.zeros(lag, dtype=y.dtype), y]
+    if len(y) < len(ref):
+        y = np.r_[y, np.zeros(len(ref) - len(y), dtype=y.dtype)]
+    return y[: len(ref)]
+
+
+def signals(system, base, args):
+    if system == "Quell neural":
+        s, sr = load(f"{args.saved}/{base}.clean.wav")
+        x, _ = load(f"{args.saved}/{base}.noisy.wav")
+        y, _ = load(f"{args.saved}/{base}.quellneural.wav")
+        return s, x, y[: len(s)], sr
+    s, sr = load(f"{args.pairs}/clean/{base}.wav")
+    x, _ = load(f"{args.pairs}/noisy/{base}.wav")
+    sub = {"RNNoise 0.2": "rnnoise02", "DeepFilterNet 3": "dfn3"}[system]
+    y, _ = load(f"{args.peers}/{sub}/noisy/{base}.wav")
+    m = min(len(s), len(x))
+    return s[:m], x[:m], align(s[:m], y), sr
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pairs", required=True)
+    p.add_argument("--saved", required=True)
+    p.add_argument("--peers", default="target/eval/peers")
+    p.add_argument("files", nargs="+")
+    args = p.parse_args()
+    for system in ["Quell neural", "RNNoise 0.2", "DeepFilterNet 3"]:
+        acc = {}
+        for f in args.files:
+            base = os.path.basename(f).removesuffix(".wav")
+            s, x, y, sr = signals(system, base, args)
+            n = x - s
+            nper = int(sr * 0.02)
+            spec = lambda v: np.abs(stft(v, sr, nperseg=nper, noverlap=nper // 2)[2]) ** 2
+            freqs = np.fft.rfftfreq(nper, 1 / sr)
+            band = (freqs > 100) & (freqs < 8000)
+            S, N, Y = spec(s)[band], spec(n)[band], spec(y)[band]
+            noise_e, speech_e = N.sum(0), S.sum(0)
+            click = noise_e > np.median(noise_e) * 10
+            speech = speech_e > speech_e.max() * 1e-4
+            speech_cells, noise_cells = S > N * 10, N > S * 10
+            for kind, frames in [("click frames", click & speech), ("other speech frames", ~click & speech),
+                                 ("pauses", ~speech)]:
+                a = acc.setdefault(kind, np.zeros(5))
+                cs, cn = speech_cells & frames[None, :], noise_cells & frames[None, :]
+                a += [Y[cs].sum(), S[cs].sum(), Y[cn].sum(), (N[cn] + S[cn]).sum(), frames.sum()]
+        for kind, a in acc.items():
+            db = lambda num, den: 10 * np.log10(max(num, 1e-20) / max(den, 1e-20))
+            print(f"{system:16s} {kind:20s} {int(a[4]):5d} frames  speech kept {db(a[0], a[1]):6.2f} dB"
+                  f"  noise left {db(a[2], a[3]):7.2f} dB")
+
+
+if __name__ == "__main__":
+    main()

@@ -402,7 +402,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         bail!("--gamma must lie in (0, 1], got {}", args.gamma);
     }
     if !(args.speech_weight >= 0.0 && args.speech_weight.is_finite()) {
-        bail!("--speech-weight must be 0 or more, got {}", args.speech_weight);
+        bail!(
+            "--speech-weight must be 0 or more, got {}",
+            args.speech_weight
+        );
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

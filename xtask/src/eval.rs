@@ -67,6 +67,10 @@ pub struct EvalArgs {
     /// Quell neural: power of the network's gains below 8 kHz (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::mask::NEURAL_LOW_BAND_EXPONENT)]
     pub low_band_exponent: f32,
+    /// Quell neural: the gain (linear, 0..=1) under which `--low-band-exponent` acts (default: the shipped
+    /// constant; 1 = every gain).
+    #[arg(long, default_value_t = quell_dsp::mask::NEURAL_LOW_BAND_KNEE)]
+    pub low_band_knee: f32,
     /// Quell neural: share of the band energy removed by the classic refinement that is given back, 0..=1
     /// (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::mask::NEURAL_REFINE_RESTORE)]
@@ -346,6 +350,7 @@ fn output_of(
                     classic_weight: ctx.args.classic_weight,
                     high_band_exponent: ctx.args.high_band_exponent,
                     low_band_exponent: ctx.args.low_band_exponent,
+                    low_band_knee: ctx.args.low_band_knee,
                     refine_restore: ctx.args.refine_restore,
                 },
                 comb_strength: ctx.args.comb_strength,
@@ -884,6 +889,7 @@ mod tests {
             classic_weight: quell_dsp::mask::NEURAL_CLASSIC_WEIGHT,
             high_band_exponent: quell_dsp::mask::NEURAL_HIGH_BAND_EXPONENT,
             low_band_exponent: quell_dsp::mask::NEURAL_LOW_BAND_EXPONENT,
+            low_band_knee: quell_dsp::mask::NEURAL_LOW_BAND_KNEE,
             refine_restore: quell_dsp::mask::NEURAL_REFINE_RESTORE,
             comb_strength: quell_dsp::comb::COMB_STRENGTH,
             release: quell_dsp::mask::RELEASE_PER_FRAME,

@@ -39,8 +39,8 @@ pub const NEURAL_HIGH_BAND_EXPONENT: f32 = 0.4;
 /// network hedges on, a key click's among them: a gain `g` under the knee `k` becomes `k · (g / k)^p`. Measured
 /// with the model shipped 2026-12-06 (`docs/model.md`): 1.6 under a knee of 0.4 looked free on the tuning half
 /// (PESQ-WB +0.017, STOI −0.0004, typing +0.07), but on the report half it cost 0.005 STOI (0.018 at −5 dB SNR)
-/// for +0.005 PESQ-WB. The model has trained on the tuning half's speech and is surer of it there, so the tuning
-/// half cannot judge a change that acts on the model's doubtful gains; it stays at 1.
+/// for +0.005 PESQ-WB, and so it did with a model that never heard either half: the cost lies at 0 dB SNR and
+/// below, in noises and voices the tuning half lacks. It stays at 1.
 pub const NEURAL_LOW_BAND_EXPONENT: f32 = 1.0;
 
 /// The gain (linear, 0..=1) under which [`NEURAL_LOW_BAND_EXPONENT`] acts: gains at or above it are used as the

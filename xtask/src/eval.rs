@@ -435,15 +435,36 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".to_string(), |v| format!("{v:.digits$}"))
 }
 
-/// Pair metadata from `pairs.csv` (category, room condition); SNRs also come from the names.
+/// Pair metadata from `pairs.csv`; SNRs come from the names ([`snr_of`]).
 #[derive(Debug, Clone, Default)]
-struct PairInfo {
-    category: Option<String>,
-    room: Option<bool>,
+pub(crate) struct PairInfo {
+    /// Noise category (`typing`, `babble`, ...).
+    pub category: Option<String>,
+    /// Whether the speech went through a room.
+    pub room: Option<bool>,
+    /// Speech group: `nb` (16 kHz corpora) or `fb` (full band).
+    pub speech: Option<String>,
+    /// Corpus of the speakers ([`voice_corpus`]).
+    pub voice: Option<String>,
 }
 
-/// Reads `DIR/pairs.csv` if there is one.
-fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
+/// The corpus of a pair's speakers (`pairs.csv`'s `speakers`, ids separated by spaces): the id up to its first
+/// `_` (`so762`, `ravdess`, `gcompris`, ...) when every speaker shares it, `mixed` when they do not, `None`
+/// when there is none. Allocates.
+pub(crate) fn voice_corpus(speakers: &str) -> Option<String> {
+    let mut corpora = speakers
+        .split_whitespace()
+        .map(|id| id.split('_').next().unwrap_or(id));
+    let first = corpora.next()?;
+    Some(if corpora.all(|c| c == first) {
+        first.to_string()
+    } else {
+        "mixed".to_string()
+    })
+}
+
+/// Reads `DIR/pairs.csv` if there is one (an empty map otherwise). Allocates.
+pub(crate) fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
     let Ok(text) = std::fs::read_to_string(dir.join("pairs.csv")) else {
         return HashMap::new();
     };
@@ -453,6 +474,7 @@ fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
     let (Some(c_name), c_cat, c_room) = (col("name"), col("category"), col("room")) else {
         return HashMap::new();
     };
+    let (c_speech, c_speakers) = (col("speech"), col("speakers"));
     lines
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
@@ -462,6 +484,10 @@ fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
                 PairInfo {
                     category: c_cat.and_then(|c| f.get(c)).map(|s| s.to_string()),
                     room: c_room.and_then(|c| f.get(c)).map(|s| *s == "true"),
+                    speech: c_speech.and_then(|c| f.get(c)).map(|s| s.to_string()),
+                    voice: c_speakers
+                        .and_then(|c| f.get(c))
+                        .and_then(|s| voice_corpus(s)),
                 },
             ))
         })
@@ -721,7 +747,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 }
 
 /// The SNR in dB written in a pair's name by `cargo xtask pairs` (`...-snr-05.wav`, `...-snr+10.wav`).
-fn snr_of(name: &str) -> Option<i32> {
+pub(crate) fn snr_of(name: &str) -> Option<i32> {
     let stem = name.rsplit_once('.').map_or(name, |(s, _)| s);
     stem.rsplit_once("-snr")?.1.parse().ok()
 }
@@ -803,6 +829,20 @@ mod tests {
                 c(a).total_cmp(&c(b))
             })
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_pair_voice_is_its_speakers_corpus_or_mixed() {
+        assert_eq!(voice_corpus("so762_0113").as_deref(), Some("so762"));
+        assert_eq!(
+            voice_corpus("ravdess_23 ravdess_24").as_deref(),
+            Some("ravdess")
+        );
+        assert_eq!(
+            voice_corpus("ravdess_23 gcompris_zh_TW").as_deref(),
+            Some("mixed")
+        );
+        assert_eq!(voice_corpus(""), None);
     }
 
     #[test]

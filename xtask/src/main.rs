@@ -1,6 +1,7 @@
 //! `cargo xtask`: Quell's project tasks.
 
 mod audio;
+mod compare;
 mod data;
 mod dataset;
 mod demo;
@@ -32,6 +33,8 @@ enum Command {
     Pairs(pairs::PairsArgs),
     /// Compare Quell (neural, classic), nnnoiseless, RNNoise 0.2 and DeepFilterNet 3 on clean/noisy pairs.
     Eval(eval::EvalArgs),
+    /// Paired per-file differences between two eval runs' CSVs, overall and per category, SNR, room and voice.
+    Compare(compare::CompareArgs),
     /// Make assets/demo/noisy.wav from espeak-ng speech and generated noise.
     DemoClip(demo::DemoArgs),
     /// Build the plugin and bundle it: `cargo xtask bundle quell [--release]` writes target/bundled/Quell.clap
@@ -72,6 +75,7 @@ fn main() -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Pairs(args) => pairs::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Compare(args) => compare::run(&args),
         Command::DemoClip(args) => demo::run(&args),
         Command::Bundle { args } => bundle(args),
     }

@@ -8,7 +8,7 @@
 //! Groups are small (24 files per category or SNR in a half), so their intervals are wide; a group flagged here
 //! is a reason to look, not a verdict.
 
-use crate::eval::{pair_infos, snr_of, PairInfo};
+use crate::eval::{group_by, pair_infos, snr_of, PairInfo};
 use crate::stats::bootstrap_mean;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -102,41 +102,32 @@ struct GroupDiff {
     diffs: [Option<(f64, f64, f64)>; 3],
 }
 
-/// The groups of files: all, then per category, SNR, room, speech group and voice corpus, each sorted by key.
-/// Groups with a single key (e.g. one voice corpus in every pair) are left out. Allocates.
+/// The groups of files: all, then per category, SNR, room, speech group and voice corpus ([`group_by`]'s
+/// order). Kinds with a single key (e.g. one voice corpus in every pair) are left out. Allocates.
 fn groups(files: &[String], infos: &HashMap<String, PairInfo>) -> Vec<(String, Vec<String>)> {
     let none = PairInfo::default();
     let info = |f: &String| infos.get(f).unwrap_or(&none);
     type Key = fn(&String, &PairInfo) -> Option<String>;
-    let kinds: [(&str, Key); 5] = [
-        ("category", |_, i| i.category.clone()),
-        ("SNR", |f, _| snr_of(f).map(|s| format!("{s:+03} dB"))),
-        ("room", |_, i| {
-            i.room.map(|r| if r { "room" } else { "dry" }.to_string())
-        }),
-        ("speech", |_, i| i.speech.clone()),
-        ("voice", |_, i| i.voice.clone()),
+    // Kind, unit after the key, key.
+    let kinds: [(&str, &str, Key); 5] = [
+        ("category", "", |_, i| i.category.clone()),
+        ("SNR", " dB", |f, _| snr_of(f).map(|s| format!("{s:+03}"))),
+        ("room", "", |_, i| i.room_label()),
+        ("speech", "", |_, i| i.speech.clone()),
+        ("voice", "", |_, i| i.voice.clone()),
     ];
     let mut out = vec![("all".to_string(), files.to_vec())];
-    for (kind, key) in kinds {
-        let mut by: Vec<(String, Vec<String>)> = Vec::new();
-        for f in files {
-            let Some(k) = key(f, info(f)) else { continue };
-            match by.iter_mut().find(|(g, _)| *g == k) {
-                Some((_, members)) => members.push(f.clone()),
-                None => by.push((k, vec![f.clone()])),
-            }
-        }
+    for (kind, unit, key) in kinds {
+        let by = group_by(files, |f| key(f, info(f)));
         if by.len() < 2 {
             continue;
         }
-        // Numbers (SNRs) in numeric order, names in alphabetical order.
-        let number = |k: &str| k.trim_end_matches(" dB").parse::<i32>().ok();
-        by.sort_by(|a, b| match (number(&a.0), number(&b.0)) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            _ => a.0.cmp(&b.0),
-        });
-        out.extend(by.into_iter().map(|(k, m)| (format!("{kind} {k}"), m)));
+        out.extend(by.into_iter().map(|(k, members)| {
+            (
+                format!("{kind} {k}{unit}"),
+                members.into_iter().cloned().collect(),
+            )
+        }));
     }
     out
 }

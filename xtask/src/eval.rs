@@ -448,6 +448,37 @@ pub(crate) struct PairInfo {
     pub voice: Option<String>,
 }
 
+impl PairInfo {
+    /// `room` or `dry`, as the eval's tables name the room condition. Allocates.
+    pub fn room_label(&self) -> Option<String> {
+        self.room
+            .map(|r| if r { "room" } else { "dry" }.to_string())
+    }
+}
+
+/// Groups `items` by `key`, leaving out those without one: numeric keys (SNRs) in numeric order, names in
+/// alphabetical order. Allocates.
+pub(crate) fn group_by<T>(
+    items: &[T],
+    key: impl Fn(&T) -> Option<String>,
+) -> Vec<(String, Vec<&T>)> {
+    let mut keys: Vec<String> = items.iter().filter_map(&key).collect();
+    keys.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    });
+    keys.dedup();
+    keys.into_iter()
+        .map(|k| {
+            let members = items
+                .iter()
+                .filter(|f| key(f).as_ref() == Some(&k))
+                .collect();
+            (k, members)
+        })
+        .collect()
+}
+
 /// The corpus of a pair's speakers (`pairs.csv`'s `speakers`, ids separated by spaces): the id up to its first
 /// `_` (`so762`, `ravdess`, `gcompris`, ...) when every speaker shares it, `mixed` when they do not, `None`
 /// when there is none. Allocates.
@@ -710,32 +741,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             println!("| {} | {why} | | | | | | | | |", System::Peer(peer).name());
         }
     }
-    let group_of =
-        |key: &dyn Fn(&FileResult) -> Option<String>| -> Vec<(String, Vec<&FileResult>)> {
-            let mut keys: Vec<String> = files.iter().filter_map(key).collect();
-            // Numbers (SNRs) in numeric order, names in alphabetical order.
-            keys.sort_by(|a, b| match (a.parse::<f64>(), b.parse::<f64>()) {
-                (Ok(x), Ok(y)) => x.total_cmp(&y),
-                _ => a.cmp(b),
-            });
-            keys.dedup();
-            keys.into_iter()
-                .map(|k| {
-                    let g = files
-                        .iter()
-                        .filter(|f| key(f).as_ref() == Some(&k))
-                        .collect();
-                    (k, g)
-                })
-                .collect()
-        };
+    let group_of = |key: &dyn Fn(&FileResult) -> Option<String>| group_by(&files, key);
     let category = |f: &FileResult| infos.get(&f.name).and_then(|i| i.category.clone());
-    let room = |f: &FileResult| {
-        infos
-            .get(&f.name)
-            .and_then(|i| i.room)
-            .map(|r| if r { "room" } else { "dry" }.to_string())
-    };
+    let room = |f: &FileResult| infos.get(&f.name).and_then(PairInfo::room_label);
     let snr = |f: &FileResult| snr_of(&f.name).map(|s| format!("{s:+03}"));
     print_groups("noise category", &group_of(&category), &systems);
     print_groups("SNR (dB)", &group_of(&snr), &systems);

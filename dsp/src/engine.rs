@@ -361,6 +361,7 @@ impl Engine {
                     &self.bands,
                     &self.shaping,
                     &mut band,
+                    vad,
                     &mut self.bin_scratch,
                     &self.power,
                     &mut self.gains,

@@ -47,6 +47,19 @@ pub const NEURAL_LOW_BAND_EXPONENT: f32 = 1.0;
 /// network says; below it the curve is continuous at the knee. 1 applies the exponent to every gain.
 pub const NEURAL_LOW_BAND_KNEE: f32 = 1.0;
 
+/// Exponent applied to the network's gains below 8 kHz in frames the network calls noise, on top of
+/// [`NEURAL_LOW_BAND_EXPONENT`] (1 = off). In a frame with speech probability `v` the band gains are raised to
+/// `1 + (NEURAL_PAUSE_EXPONENT − 1) · (1 − v)`: between words, where there is no speech to lose, the cuts the
+/// network hedges on deepen; where it is sure of speech nothing changes. See [`NeuralShaping::pause_exponent`].
+pub const NEURAL_PAUSE_EXPONENT: f32 = 1.0;
+
+/// The exponent of the network's gains from 8 kHz up in frames the network calls noise (speech probability
+/// 0), in place of [`NEURAL_HIGH_BAND_EXPONENT`], which then holds only where it is sure of speech; between the
+/// two it moves with the speech probability. [`NEURAL_HIGH_BAND_EXPONENT`] relaxes the high band because the
+/// network under-estimates speech there; in a pause there is no speech to keep. Equal to
+/// [`NEURAL_HIGH_BAND_EXPONENT`] = off.
+pub const NEURAL_PAUSE_HIGH_BAND_EXPONENT: f32 = NEURAL_HIGH_BAND_EXPONENT;
+
 /// In neural mode, each bin's gain is the network's band gain (interpolated to the bin) times the classic
 /// suppressor's gain for that bin raised to this power. The network decides per band (22 bands, a few hundred
 /// hertz to kilohertz wide); the classic MMSE-LSA gain adds what only a per-bin decision sees: the valleys
@@ -139,17 +152,26 @@ pub struct NeuralShaping {
     /// Share of the band energy removed by the refinement that is given back (0..=1; see
     /// [`NEURAL_REFINE_RESTORE`]).
     pub refine_restore: f32,
+    /// Extra power of the band gains below 8 kHz where the speech probability is 0 (linear exponent, ≥ 1; 1 =
+    /// off; see [`NEURAL_PAUSE_EXPONENT`]).
+    pub pause_exponent: f32,
+    /// Power of the band gains from 8 kHz up where the speech probability is 0 (linear exponent; equal to
+    /// `high_band_exponent` = off; see [`NEURAL_PAUSE_HIGH_BAND_EXPONENT`]).
+    pub pause_high_band_exponent: f32,
 }
 
 impl NeuralShaping {
     /// The shipped values: [`NEURAL_CLASSIC_WEIGHT`], [`NEURAL_HIGH_BAND_EXPONENT`], [`NEURAL_LOW_BAND_EXPONENT`],
-    /// [`NEURAL_LOW_BAND_KNEE`] and [`NEURAL_REFINE_RESTORE`].
+    /// [`NEURAL_LOW_BAND_KNEE`], [`NEURAL_REFINE_RESTORE`], [`NEURAL_PAUSE_EXPONENT`] and
+    /// [`NEURAL_PAUSE_HIGH_BAND_EXPONENT`].
     pub const DEFAULT: NeuralShaping = NeuralShaping {
         classic_weight: NEURAL_CLASSIC_WEIGHT,
         high_band_exponent: NEURAL_HIGH_BAND_EXPONENT,
         low_band_exponent: NEURAL_LOW_BAND_EXPONENT,
         low_band_knee: NEURAL_LOW_BAND_KNEE,
         refine_restore: NEURAL_REFINE_RESTORE,
+        pause_exponent: NEURAL_PAUSE_EXPONENT,
+        pause_high_band_exponent: NEURAL_PAUSE_HIGH_BAND_EXPONENT,
     };
 }
 
@@ -160,24 +182,37 @@ impl Default for NeuralShaping {
 }
 
 /// Clamps the network's band gains to 0..=1, expands those below 8 kHz that lie under `shaping.low_band_knee`
-/// by `shaping.low_band_exponent` (continuous at the knee) and raises those from 8 kHz up to
-/// `shaping.high_band_exponent`. Does not allocate.
-pub fn shape_neural_gains(band: &mut [f32; NB_BANDS], shaping: &NeuralShaping) {
+/// by `shaping.low_band_exponent` (continuous at the knee) and then by the pause exponent for the frame's speech
+/// probability `vad` (0..=1), and raises those from 8 kHz up to the exponent between
+/// `shaping.pause_high_band_exponent` (`vad` 0) and `shaping.high_band_exponent` (`vad` 1). A non-finite `vad`
+/// counts as speech (nothing deepened). Does not allocate.
+pub fn shape_neural_gains(band: &mut [f32; NB_BANDS], shaping: &NeuralShaping, vad: f32) {
     let p = shaping.low_band_exponent;
     let knee = shaping.low_band_knee.clamp(1e-3, 1.0);
+    let noise = if vad.is_finite() {
+        1.0 - vad.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let pause = 1.0 + (shaping.pause_exponent.max(1.0) - 1.0) * noise;
     for g in &mut band[..FIRST_HIGH_BAND] {
         *g = g.clamp(0.0, 1.0);
         if p != 1.0 && *g < knee {
             *g = knee * (*g / knee).powf(p);
         }
+        if pause != 1.0 {
+            *g = g.powf(pause);
+        }
     }
+    let high = shaping.high_band_exponent
+        + (shaping.pause_high_band_exponent - shaping.high_band_exponent) * noise;
     for g in &mut band[FIRST_HIGH_BAND..] {
-        *g = g.clamp(0.0, 1.0).powf(shaping.high_band_exponent);
+        *g = g.clamp(0.0, 1.0).powf(high);
     }
 }
 
 /// The per-bin gains of neural mode: the network's band gains `band` (shaped in place by
-/// [`shape_neural_gains`]) interpolated to bins, each bin multiplied by the classic gain `classic` of that bin
+/// [`shape_neural_gains`] for the frame's speech probability `vad`) interpolated to bins, each bin multiplied by the classic gain `classic` of that bin
 /// to the power `shaping.classic_weight`; then, if `shaping.refine_restore` > 0, each band's level is partly
 /// restored towards the network's, weighting bins by `power` (|X|²). Writes `gains` (one per bin); `classic` is
 /// overwritten with scratch values. Does not allocate.
@@ -185,11 +220,12 @@ pub fn refine_neural(
     bands: &BandLayout,
     shaping: &NeuralShaping,
     band: &mut [f32; NB_BANDS],
+    vad: f32,
     classic: &mut [f32],
     power: &[f32],
     gains: &mut [f32],
 ) {
-    shape_neural_gains(band, shaping);
+    shape_neural_gains(band, shaping, vad);
     // Absent bands (above Nyquist) have no target; the interpolation holds the last present band's gain.
     bands.interpolate(band, gains);
     let mut before = [1.0; NB_BANDS];
@@ -511,7 +547,7 @@ mod tests {
             low_band_exponent: 1.0,
             ..NeuralShaping::DEFAULT
         };
-        shape_neural_gains(&mut band, &plain);
+        shape_neural_gains(&mut band, &plain, 1.0);
         assert_eq!(band[0], 1.0);
         assert_eq!(band[1], 0.0);
         assert!(band[2..FIRST_HIGH_BAND].iter().all(|&g| g == 0.5));
@@ -525,10 +561,44 @@ mod tests {
             low_band_knee: 1.0,
             ..plain
         };
-        shape_neural_gains(&mut band, &squared);
+        shape_neural_gains(&mut band, &squared, 1.0);
         assert_eq!(band[0], 1.0);
         assert!(band[1..FIRST_HIGH_BAND].iter().all(|&g| g == 0.25));
         assert!(band[FIRST_HIGH_BAND..].iter().all(|&g| g == high));
+    }
+
+    #[test]
+    fn pause_exponents_act_only_as_far_as_the_network_hears_no_speech() {
+        let shaping = NeuralShaping {
+            pause_exponent: 3.0,
+            pause_high_band_exponent: 1.0,
+            high_band_exponent: 0.5,
+            ..NeuralShaping::DEFAULT
+        };
+        let shape = |g: f32, vad: f32| {
+            let mut band = [g; NB_BANDS];
+            shape_neural_gains(&mut band, &shaping, vad);
+            (band[0], band[FIRST_HIGH_BAND])
+        };
+        // Sure of speech: the gains as the other constants shape them.
+        assert_eq!(shape(0.25, 1.0), (0.25, 0.5));
+        // Sure of noise: the pause exponents.
+        let (low, high) = shape(0.25, 0.0);
+        assert!((low - 0.25f32.powi(3)).abs() < 1e-7, "{low}");
+        assert!((high - 0.25).abs() < 1e-6, "{high}");
+        // Half sure: half way in the exponent (2 below 8 kHz, 0.75 above).
+        let (low, high) = shape(0.25, 0.5);
+        assert!((low - 0.0625).abs() < 1e-6, "{low}");
+        assert!((high - 0.25f32.powf(0.75)).abs() < 1e-6, "{high}");
+        // Unity stays unity, and a non-finite probability deepens nothing.
+        assert_eq!(shape(1.0, 0.0), (1.0, 1.0));
+        assert_eq!(shape(0.25, f32::NAN), (0.25, 0.5));
+        // Never a gain above the one the network gave below 8 kHz.
+        for v in [0.0, 0.3, 0.7, 1.0] {
+            for g in [0.0, 0.01, 0.3, 0.9] {
+                assert!(shape(g, v).0 <= g);
+            }
+        }
     }
 
     #[test]
@@ -540,7 +610,7 @@ mod tests {
         };
         let shape = |g: f32| {
             let mut band = [g; NB_BANDS];
-            shape_neural_gains(&mut band, &shaping);
+            shape_neural_gains(&mut band, &shaping, 1.0);
             band[0]
         };
         // At and above the knee: as the network says.
@@ -571,6 +641,7 @@ mod tests {
                 ..NeuralShaping::DEFAULT
             },
             &mut band,
+            1.0,
             &mut classic,
             &power,
             &mut gains,
@@ -596,11 +667,14 @@ mod tests {
             low_band_exponent: 1.0,
             low_band_knee: 1.0,
             refine_restore: 1.0,
+            pause_exponent: 1.0,
+            pause_high_band_exponent: 1.0,
         };
         refine_neural(
             &bands,
             &shaping,
             &mut band,
+            1.0,
             &mut classic,
             &power,
             &mut gains,

@@ -75,6 +75,14 @@ pub struct EvalArgs {
     /// (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::mask::NEURAL_REFINE_RESTORE)]
     pub refine_restore: f32,
+    /// Quell neural: extra power of the network's gains below 8 kHz where it hears no speech, ≥ 1 (default: the
+    /// shipped constant; 1 = off).
+    #[arg(long, default_value_t = quell_dsp::mask::NEURAL_PAUSE_EXPONENT)]
+    pub pause_exponent: f32,
+    /// Quell neural: power of the network's gains from 8 kHz up where it hears no speech (default: the shipped
+    /// constant).
+    #[arg(long, default_value_t = quell_dsp::mask::NEURAL_PAUSE_HIGH_BAND_EXPONENT)]
+    pub pause_high_band_exponent: f32,
     /// Quell: scale of the pitch comb filter's amounts, 0..=1 (default: the shipped constant).
     #[arg(long, default_value_t = quell_dsp::comb::COMB_STRENGTH)]
     pub comb_strength: f32,
@@ -352,6 +360,8 @@ fn output_of(
                     low_band_exponent: ctx.args.low_band_exponent,
                     low_band_knee: ctx.args.low_band_knee,
                     refine_restore: ctx.args.refine_restore,
+                    pause_exponent: ctx.args.pause_exponent,
+                    pause_high_band_exponent: ctx.args.pause_high_band_exponent,
                 },
                 comb_strength: ctx.args.comb_strength,
                 release: ctx.args.release,
@@ -939,6 +949,8 @@ mod tests {
             low_band_exponent: quell_dsp::mask::NEURAL_LOW_BAND_EXPONENT,
             low_band_knee: quell_dsp::mask::NEURAL_LOW_BAND_KNEE,
             refine_restore: quell_dsp::mask::NEURAL_REFINE_RESTORE,
+            pause_exponent: quell_dsp::mask::NEURAL_PAUSE_EXPONENT,
+            pause_high_band_exponent: quell_dsp::mask::NEURAL_PAUSE_HIGH_BAND_EXPONENT,
             comb_strength: quell_dsp::comb::COMB_STRENGTH,
             release: quell_dsp::mask::RELEASE_PER_FRAME,
         };

@@ -172,7 +172,7 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32
 /// sometimes with a second noise on top, and with probability `typing` with typing from single key clips (in
 /// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates). Above the default
 /// share ([`TYPING`]) the typing also gets a random EQ, a room on 30 %, and comes in bursts.
-fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Vec<f32> {
+fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64, key_variety: bool) -> Vec<f32> {
     // The extra typing variety (EQ, room, bursts) comes with training shares above the default, so that the
     // default mixtures, validation's included, draw the same random numbers as before.
     let typing_variety = typing > TYPING;
@@ -239,7 +239,8 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Vec<f32> 
         // Variety beyond the clips themselves: a desk and a microphone colour the keys (EQ), a room adds its
         // tail, and typing comes in bursts.
         let mut keys = vec![0.0f32; len];
-        add_typing(rng, &pool.clicks, &mut keys, rate, level);
+        let keyboard = key_variety.then(|| KeyVariety::random(rng));
+        add_typing(rng, &pool.clicks, &mut keys, rate, level, keyboard);
         if typing_variety {
             random_eq(rng, &mut keys);
             if rng.uniform() < 0.3 {
@@ -264,15 +265,70 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64) -> Vec<f32> 
     n
 }
 
+/// How one example's typing differs from the recorded key clips, so that a few recorded keyboards stand for
+/// many (`cargo xtask train --key-variety`): the clips played faster or slower (a smaller or larger switch and
+/// keycap: higher or lower and shorter or longer), and each key struck harder or softer than the last.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeyVariety {
+    /// Playback speed of every clip of the example (linear factor; 1 = as recorded).
+    pub speed: f64,
+    /// Spread of each key's level around the example's, dB (each key drawn uniformly within ±this).
+    pub spread_db: f64,
+}
+
+impl KeyVariety {
+    /// Draws one keyboard: speed 0.75–1.33 (log-uniform), per-key spread 0–8 dB.
+    pub fn random(rng: &mut Rng) -> KeyVariety {
+        KeyVariety {
+            speed: 2f64.powf(uniform(rng, -0.415, 0.415)),
+            spread_db: uniform(rng, 0.0, 8.0),
+        }
+    }
+}
+
+/// `x` played `speed` times faster (linear interpolation; `speed` 1 returns a copy). Allocates.
+pub fn resample_speed(x: &[f32], speed: f64) -> Vec<f32> {
+    if (speed - 1.0).abs() < 1e-9 || x.len() < 2 {
+        return x.to_vec();
+    }
+    let out_len = ((x.len() - 1) as f64 / speed).floor() as usize + 1;
+    (0..out_len)
+        .map(|i| {
+            let pos = i as f64 * speed;
+            let k = (pos as usize).min(x.len() - 2);
+            let frac = (pos - k as f64) as f32;
+            x[k] + (x[k + 1] - x[k]) * frac
+        })
+        .collect()
+}
+
 /// Adds typing to `n`: key clips of `clicks` (each scaled to a peak of `0.3 · level`) at about
-/// `keys_per_second`, with ±50 % jitter, starting within the first 0.3 s.
-pub fn add_typing(rng: &mut Rng, clicks: &[Clip], n: &mut [f32], keys_per_second: f64, level: f64) {
+/// `keys_per_second`, with ±50 % jitter, starting within the first 0.3 s. With `variety`, every clip is played
+/// at its speed and each key's level is spread around the peak; without it no extra random numbers are drawn
+/// (the evaluation pairs and older recipes stay as they were).
+pub fn add_typing(
+    rng: &mut Rng,
+    clicks: &[Clip],
+    n: &mut [f32],
+    keys_per_second: f64,
+    level: f64,
+    variety: Option<KeyVariety>,
+) {
     let len = n.len();
     let mut t = (uniform(rng, 0.0, 0.3) * RATE as f64) as usize;
     while t < len {
         let clip = pick(rng, clicks);
-        let g = level * 0.3 / clip.samples.iter().fold(1e-6f32, |m, v| m.max(v.abs())) as f64;
-        for (k, &v) in clip.samples.iter().enumerate() {
+        let varied;
+        let (samples, strike) = match variety {
+            Some(v) => {
+                varied = resample_speed(&clip.samples, v.speed);
+                let db = uniform(rng, -v.spread_db, v.spread_db);
+                (&varied[..], 10f64.powf(db / 20.0))
+            }
+            None => (&clip.samples[..], 1.0),
+        };
+        let g = strike * level * 0.3 / samples.iter().fold(1e-6f32, |m, v| m.max(v.abs())) as f64;
+        for (k, &v) in samples.iter().enumerate() {
             if t + k < len {
                 n[t + k] += (v as f64 * g) as f32;
             }
@@ -303,6 +359,9 @@ pub struct Recipe {
     /// Probability that a speech clip is followed by a pause of 0.2–1.5 s in which only the noise goes on (the
     /// situation of a voice gate and of the noise between sentences). 0 keeps the clips back to back.
     pub pauses: f64,
+    /// Whether typing gets a random keyboard ([`KeyVariety`]): key clips at another speed, keys struck at
+    /// different levels. False keeps the clips as recorded.
+    pub key_variety: bool,
 }
 
 impl Recipe {
@@ -311,6 +370,7 @@ impl Recipe {
         typing: TYPING,
         rooms: 0.0,
         pauses: 0.0,
+        key_variety: false,
     };
 }
 
@@ -348,7 +408,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
         }
     }
     let typing = recipe.typing;
-    let mut noise = noise_track(rng, pool, len, typing);
+    let mut noise = noise_track(rng, pool, len, typing, recipe.key_variety);
     let snr_db = if speech_only {
         60.0
     } else {
@@ -389,5 +449,112 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
         noisy,
         bandwidth_hz,
         has_speech,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decaying 3 kHz burst of 20 ms at 48 kHz: a stand-in for a key clip.
+    fn key_clip() -> Clip {
+        let samples = (0..960)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                (-t / 0.004).exp() * (std::f32::consts::TAU * 3_000.0 * t).sin()
+            })
+            .collect();
+        Clip {
+            samples,
+            bandwidth_hz: 24_000.0,
+            ..Clip::default()
+        }
+    }
+
+    #[test]
+    fn a_faster_clip_is_shorter_and_higher() {
+        let clip = key_clip();
+        let fast = resample_speed(&clip.samples, 1.25);
+        assert_eq!(fast.len(), 768);
+        assert_eq!(resample_speed(&clip.samples, 1.0), clip.samples);
+        // Zero crossings count the pitch: 1.25 times as many per sample.
+        let rate = |x: &[f32]| {
+            x.windows(2)
+                .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+                .count() as f64
+                / x.len() as f64
+        };
+        let ratio = rate(&fast[..400]) / rate(&clip.samples[..400]);
+        assert!((ratio - 1.25).abs() < 0.05, "pitch ratio {ratio}");
+    }
+
+    #[test]
+    fn key_variety_spreads_levels_and_changes_lengths_and_nothing_without_it() {
+        let clicks = vec![key_clip()];
+        let len = 2 * RATE as usize;
+        // Without variety: every key at the same peak, as the evaluation pairs were always made.
+        let mut plain = vec![0.0f32; len];
+        add_typing(&mut Rng::new(4), &clicks, &mut plain, 5.0, 1.0, None);
+        // Each key's peak: keys lie at least 0.1 s apart and last 20–25 ms, so silence separates them.
+        let peaks = |x: &[f32]| -> Vec<f32> {
+            let mut out = Vec::new();
+            let (mut peak, mut quiet) = (0.0f32, 0usize);
+            for &v in x {
+                if v.abs() < 1e-6 {
+                    quiet += 1;
+                    if quiet == 100 && peak > 0.0 {
+                        out.push(peak);
+                        peak = 0.0;
+                    }
+                } else {
+                    quiet = 0;
+                    peak = peak.max(v.abs());
+                }
+            }
+            if peak > 0.0 {
+                out.push(peak);
+            }
+            out
+        };
+        let p = peaks(&plain);
+        assert!(p.len() >= 5, "keys: {}", p.len());
+        let spread = |p: &[f32]| {
+            let (lo, hi) = p
+                .iter()
+                .fold((f32::MAX, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
+            20.0 * (hi / lo).log10()
+        };
+        assert!(spread(&p) < 0.01, "spread {:.2} dB", spread(&p));
+        let mut varied = vec![0.0f32; len];
+        let keyboard = KeyVariety {
+            speed: 0.8,
+            spread_db: 8.0,
+        };
+        add_typing(
+            &mut Rng::new(4),
+            &clicks,
+            &mut varied,
+            5.0,
+            1.0,
+            Some(keyboard),
+        );
+        let q = peaks(&varied);
+        assert!(spread(&q) > 4.0, "spread {:.2} dB", spread(&q));
+        // Every key still peaks within the spread around 0.3 of the level.
+        assert!(q.iter().all(|&v| v <= 0.3 * 2.52 && v >= 0.3 / 2.52));
+        // The same seed without variety draws the same numbers: the pairs of the evaluation are unchanged.
+        let mut again = vec![0.0f32; len];
+        add_typing(&mut Rng::new(4), &clicks, &mut again, 5.0, 1.0, None);
+        assert_eq!(plain, again);
+    }
+
+    #[test]
+    fn random_keyboards_stay_in_their_ranges() {
+        let mut rng = Rng::new(9);
+        for _ in 0..200 {
+            let k = KeyVariety::random(&mut rng);
+            assert!((0.749..=1.334).contains(&k.speed), "{k:?}");
+            assert!((0.0..=8.0).contains(&k.spread_db), "{k:?}");
+        }
     }
 }

@@ -137,7 +137,7 @@ fn noise(
                 // Typing made of the half's single key clips: 4–10 keys per second, ±8 dB from key to key.
                 let mut x = vec![0.0f32; len];
                 let keys = uniform(rng, 4.0, 10.0);
-                add_typing(rng, &pool.clicks, &mut x, keys, 1.0);
+                add_typing(rng, &pool.clicks, &mut x, keys, 1.0, None);
                 (x, format!("key clips at {keys:.1}/s"))
             } else if !packs.is_empty() {
                 recording(rng, &packs, len)

@@ -58,6 +58,10 @@ pub struct TrainArgs {
     /// (`mix::Recipe::pauses`); 0 keeps the clips back to back.
     #[arg(long, default_value_t = 0.0)]
     pub pauses: f64,
+    /// Give each example's typing a random keyboard: key clips played 0.75–1.33 times as fast and each key
+    /// struck up to 8 dB harder or softer (`mix::KeyVariety`); off keeps the clips as recorded.
+    #[arg(long)]
+    pub key_variety: bool,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -485,6 +489,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         typing: args.typing,
         rooms: args.rooms,
         pauses: args.pauses,
+        key_variety: args.key_variety,
     };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
@@ -573,11 +578,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --rooms {} --pauses {}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --rooms {} --pauses {}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.rooms, args.pauses, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.rooms, args.pauses, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

@@ -1,7 +1,6 @@
 //! Features and targets of an example, computed with the engine's own code (the features the model trains on
 //! are bit-for-bit those it sees in the plugin).
 
-use crate::data::RATE;
 use crate::mix::Example;
 use quell_dsp::bands::{BAND_EDGES_HZ, NB_BANDS};
 use quell_dsp::features::NB_FEATURES;
@@ -29,15 +28,16 @@ pub const VAD_LABEL_DB: f32 = -35.0;
 
 /// Computes the sequence of `example`. Allocates.
 pub fn sequence(example: &Example) -> Sequence {
+    let rate = example.rate as f32;
     let mut engine = Engine::new(EngineConfig {
-        sample_rate: RATE as f32,
+        sample_rate: rate,
         channels: 1,
     })
-    .expect("48 kHz mono");
+    .expect("a rate the engine runs at, mono");
     engine.set_mode(MaskMode::Unity);
     let hop = engine.layout().hop;
-    let clean_energy =
-        quell_dsp::offline::frame_band_energies(RATE as f32, &example.clean).expect("48 kHz");
+    let clean_energy = quell_dsp::offline::frame_band_energies(rate, &example.clean)
+        .expect("a rate the engine runs at");
     let mut noisy = example.noisy.clone();
     let frames = noisy.len() / hop;
     let mut seq = Sequence {
@@ -83,6 +83,7 @@ pub fn sequence(example: &Example) -> Sequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::RATE;
     use quell_dsp::synth::{self, Rng, Voice};
 
     #[test]
@@ -108,6 +109,7 @@ mod tests {
             noisy,
             bandwidth_hz: 24_000.0,
             has_speech: true,
+            rate: RATE,
         });
         let hop = seq.vad.len() / 2;
         let voice = seq.vad[10..hop - 10].iter().filter(|&&v| v == 1.0).count();
@@ -120,5 +122,50 @@ mod tests {
             "room-tone frames labelled speech: {tone} of {}",
             seq.vad.len() - hop - 10
         );
+    }
+
+    #[test]
+    fn a_resampled_example_is_framed_and_masked_at_its_own_rate() {
+        let rate = RATE as f32;
+        let mut rng = Rng::new(11);
+        let clean = synth::voice(rate, 2.0, &Voice::default());
+        let hiss = synth::white(&mut rng, clean.len(), -40.0);
+        let noisy: Vec<f32> = clean.iter().zip(&hiss).map(|(c, n)| c + n).collect();
+        let full = Example {
+            clean,
+            noisy,
+            bandwidth_hz: 24_000.0,
+            has_speech: true,
+            rate: RATE,
+        };
+        let at48 = sequence(&full);
+        for low in [8_000, 16_000, 22_050, 32_000] {
+            let ex = full.resampled(low);
+            assert_eq!(ex.rate, low);
+            let seq = sequence(&ex);
+            // 10 ms frames at every rate: as many frames (22.05 kHz rounds its hop to 221 samples).
+            assert!(
+                seq.features.len().abs_diff(at48.features.len()) <= 1,
+                "{low} Hz: {} frames against {}",
+                seq.features.len(),
+                at48.features.len()
+            );
+            // No target above 0.9 × the new bandwidth; targets below it where the mixture has energy.
+            let nyquist = 0.5 * low as f32;
+            for (b, edge) in BAND_EDGES_HZ.iter().enumerate() {
+                let counted = seq.gain_mask.iter().filter(|m| m[b] > 0.0).count();
+                if *edge >= 0.9 * 0.95 * nyquist {
+                    assert_eq!(counted, 0, "{low} Hz: band {b} ({edge} Hz) has targets");
+                } else if b > 0 {
+                    assert!(
+                        counted > seq.features.len() / 2,
+                        "{low} Hz: band {b} has {counted} targets"
+                    );
+                }
+            }
+            // The features are the engine's at that rate: the bands above its Nyquist frequency read as empty,
+            // which shows in the cepstrum (the features differ from the 48 kHz ones).
+            assert_ne!(seq.features[100], at48.features[100], "{low} Hz");
+        }
     }
 }

@@ -16,6 +16,32 @@ pub struct Example {
     pub bandwidth_hz: f32,
     /// Whether the example contains speech at all.
     pub has_speech: bool,
+    /// Sample rate of `clean` and `noisy`, Hz: [`RATE`] unless the recipe resampled the example
+    /// ([`Recipe::low_rates`]).
+    pub rate: u32,
+}
+
+/// Sample rates that [`Recipe::low_rates`] draws, with their weights: the rates of the files and streams that
+/// reach Quell besides 48 kHz (telephone and wide-band speech corpora at 8 and 16 kHz above all).
+pub const LOW_RATES: [(u32, f64); 6] = [
+    (8_000, 0.10),
+    (16_000, 0.45),
+    (22_050, 0.10),
+    (24_000, 0.10),
+    (32_000, 0.15),
+    (44_100, 0.10),
+];
+
+/// Draws one rate of [`LOW_RATES`] by its weight.
+pub fn low_rate(rng: &mut Rng) -> u32 {
+    let mut u = rng.uniform() * LOW_RATES.iter().map(|(_, w)| w).sum::<f64>();
+    for (rate, w) in LOW_RATES {
+        if u < w {
+            return rate;
+        }
+        u -= w;
+    }
+    LOW_RATES[LOW_RATES.len() - 1].0
 }
 
 /// The material mixtures are drawn from.
@@ -362,6 +388,10 @@ pub struct Recipe {
     /// Whether typing gets a random keyboard ([`KeyVariety`]): key clips at another speed, keys struck at
     /// different levels. False keeps the clips as recorded.
     pub key_variety: bool,
+    /// Probability that an example is resampled to a lower rate of [`LOW_RATES`] (mixture and target alike),
+    /// so that the network learns the features the engine computes at that rate, where the bands above its
+    /// Nyquist frequency are absent. 0 keeps every example at 48 kHz.
+    pub low_rates: f64,
 }
 
 impl Recipe {
@@ -371,6 +401,7 @@ impl Recipe {
         rooms: 0.0,
         pauses: 0.0,
         key_variety: false,
+        low_rates: 0.0,
     };
 }
 
@@ -444,11 +475,32 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
         let limit = peak * uniform(rng, 0.3, 0.8) as f32;
         noisy.iter_mut().for_each(|v| *v = v.clamp(-limit, limit));
     }
-    Example {
+    let mut example = Example {
         clean,
         noisy,
         bandwidth_hz,
         has_speech,
+        rate: RATE,
+    };
+    // No random number is drawn at 0, so that the older recipes and validation stay as they were.
+    if recipe.low_rates > 0.0 && rng.uniform() < recipe.low_rates {
+        let rate = low_rate(rng);
+        example = example.resampled(rate);
+    }
+    example
+}
+
+impl Example {
+    /// The example at `rate` Hz (from its own): mixture and target resampled alike, the bandwidth limited to
+    /// 0.95 × the new Nyquist frequency (the resampler's cut-off). Allocates.
+    pub fn resampled(&self, rate: u32) -> Example {
+        Example {
+            clean: crate::audio::resample(&self.clean, self.rate, rate),
+            noisy: crate::audio::resample(&self.noisy, self.rate, rate),
+            bandwidth_hz: self.bandwidth_hz.min(0.95 * 0.5 * rate as f32),
+            has_speech: self.has_speech,
+            rate,
+        }
     }
 }
 
@@ -555,6 +607,23 @@ mod tests {
             let k = KeyVariety::random(&mut rng);
             assert!((0.749..=1.334).contains(&k.speed), "{k:?}");
             assert!((0.0..=8.0).contains(&k.spread_db), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn low_rates_are_drawn_by_their_weights() {
+        let mut rng = Rng::new(2);
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..20_000 {
+            *counts.entry(low_rate(&mut rng)).or_insert(0usize) += 1;
+        }
+        assert_eq!(counts.len(), LOW_RATES.len());
+        for (rate, w) in LOW_RATES {
+            let share = counts[&rate] as f64 / 20_000.0;
+            assert!(
+                (share - w).abs() < 0.015,
+                "{rate} Hz: {share:.3} against {w}"
+            );
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct TrainArgs {
     /// struck up to 8 dB harder or softer (`mix::KeyVariety`); off keeps the clips as recorded.
     #[arg(long)]
     pub key_variety: bool,
+    /// Share of examples resampled to a lower rate (8–44.1 kHz, `mix::LOW_RATES`), where the engine has no bands
+    /// above the Nyquist frequency, 0..=1; 0 keeps every example at 48 kHz.
+    #[arg(long, default_value_t = 0.0)]
+    pub low_rates: f64,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -353,10 +357,10 @@ fn validate(
     for (ex, _) in val.iter().filter(|(e, _)| e.has_speech) {
         let run = |mode: MaskMode| -> Vec<f32> {
             let mut e = Engine::new(EngineConfig {
-                sample_rate: RATE as f32,
+                sample_rate: ex.rate as f32,
                 channels: 1,
             })
-            .expect("48 kHz");
+            .expect("a rate the engine runs at");
             e.set_model(Some(mask.clone()));
             e.set_mode(mode);
             e.process_buffer_mono(&ex.noisy)
@@ -365,7 +369,7 @@ fn validate(
         sin += si_sdr(&ex.clean, &ex.noisy);
         sn += si_sdr(&ex.clean, &neural);
         sc += si_sdr(&ex.clean, &classic);
-        let stoi = |x: &[f32]| crate::stoi::stoi(&ex.clean, x, RATE).unwrap_or(0.0);
+        let stoi = |x: &[f32]| crate::stoi::stoi(&ex.clean, x, ex.rate).unwrap_or(0.0);
         tin += stoi(&ex.noisy);
         tn += stoi(&neural);
         tc += stoi(&classic);
@@ -490,6 +494,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         rooms: args.rooms,
         pauses: args.pauses,
         key_variety: args.key_variety,
+        low_rates: args.low_rates,
     };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
@@ -578,11 +583,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --rooms {} --pauses {}{}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.rooms, args.pauses, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

@@ -65,6 +65,10 @@ pub struct PairsArgs {
     /// and first 50 ms as the reference; see `docs/quality.md` before using it).
     #[arg(long, value_enum, default_value_t = RoomModel::Schroeder)]
     pub room_model: RoomModel,
+    /// Sample rate of the written files, Hz (8000 to 48000): the same mixtures as at 48 kHz, resampled, so
+    /// that a rate's figures compare pair by pair with the 48 kHz ones (the reference is resampled alike).
+    #[arg(long, default_value_t = RATE)]
+    pub rate: u32,
 }
 
 /// SNRs cycled through, dB.
@@ -169,6 +173,9 @@ fn noise(
 
 /// Runs the command.
 pub fn run(args: &PairsArgs) -> Result<()> {
+    if !(8_000..=RATE).contains(&args.rate) {
+        bail!("--rate must lie in 8000..={RATE} Hz, got {}", args.rate);
+    }
     let out = args
         .out
         .clone()
@@ -249,18 +256,14 @@ pub fn run(args: &PairsArgs) -> Result<()> {
             }
             let condition = if room { "room" } else { "dry" };
             let name = format!("{group}-{i:03}-{category}-{condition}-snr{snr:+03.0}.wav");
-            write_wav(
-                &out.join("clean").join(&name),
-                RATE,
-                &clean,
-                WavFormat::Float32,
-            )?;
-            write_wav(
-                &out.join("noisy").join(&name),
-                RATE,
-                &noisy,
-                WavFormat::Float32,
-            )?;
+            for (sub, x) in [("clean", &clean), ("noisy", &noisy)] {
+                write_wav(
+                    &out.join(sub).join(&name),
+                    args.rate,
+                    &crate::audio::resample(x, RATE, args.rate),
+                    WavFormat::Float32,
+                )?;
+            }
             writeln!(
                 csv,
                 "{name},{},{group},{category},{room},{rt60},{snr},{},{}",

@@ -593,7 +593,7 @@ mod tests {
         let q = peaks(&varied);
         assert!(spread(&q) > 4.0, "spread {:.2} dB", spread(&q));
         // Every key still peaks within the spread around 0.3 of the level.
-        assert!(q.iter().all(|&v| v <= 0.3 * 2.52 && v >= 0.3 / 2.52));
+        assert!(q.iter().all(|v| (0.3 / 2.52..=0.3 * 2.52).contains(v)));
         // The same seed without variety draws the same numbers: the pairs of the evaluation are unchanged.
         let mut again = vec![0.0f32; len];
         add_typing(&mut Rng::new(4), &clicks, &mut again, 5.0, 1.0, None);

@@ -216,10 +216,10 @@ pub fn shape_neural_gains(band: &mut [f32; NB_BANDS], shaping: &NeuralShaping, v
 }
 
 /// The per-bin gains of neural mode: the network's band gains `band` (shaped in place by
-/// [`shape_neural_gains`] for the frame's speech probability `vad`) interpolated to bins, each bin multiplied by the classic gain `classic` of that bin
-/// to the power `shaping.classic_weight`; then, if `shaping.refine_restore` > 0, each band's level is partly
-/// restored towards the network's, weighting bins by `power` (|X|²). Writes `gains` (one per bin); `classic` is
-/// overwritten with scratch values. Does not allocate.
+/// [`shape_neural_gains`] for the frame's speech probability `vad`) interpolated to bins, each bin multiplied by
+/// the classic gain `classic` of that bin to the power `shaping.classic_weight`; then, if
+/// `shaping.refine_restore` > 0, each band's level is partly restored towards the network's, weighting bins by
+/// `power` (|X|²). Writes `gains` (one per bin); `classic` is overwritten with scratch values. Does not allocate.
 pub fn refine_neural(
     bands: &BandLayout,
     shaping: &NeuralShaping,

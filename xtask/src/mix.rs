@@ -541,7 +541,7 @@ mod tests {
     }
 
     #[test]
-    fn key_variety_spreads_levels_and_changes_lengths_and_nothing_without_it() {
+    fn key_variety_spreads_key_levels_and_nothing_changes_without_it() {
         let clicks = vec![key_clip()];
         let len = 2 * RATE as usize;
         // Without variety: every key at the same peak, as the evaluation pairs were always made.

@@ -52,7 +52,7 @@ def energy(x):
 
 
 def set_defaults(p):
-    p.reduction_db = 30.0
+    p.reduction_db = 40.0
     p.mix = 100.0 if p.parameters["mix"].max_value > 1.0 else 1.0
     p.mode = "Neural"
 

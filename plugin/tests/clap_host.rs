@@ -393,8 +393,8 @@ fn noise(seed: u64, channels: usize, len: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// The defaults (reduction 30 dB of 0..60, full mix, neural), for runs that follow others on one instance.
-const DEFAULTS: [ParamSet; 3] = [("Reduction", 0.5), ("Mix", 1.0), ("Mode", 0.0)];
+/// The defaults (reduction 40 dB of 0..60, full mix, neural), for runs that follow others on one instance.
+const DEFAULTS: [ParamSet; 3] = [("Reduction", 40.0 / 60.0), ("Mix", 1.0), ("Mode", 0.0)];
 
 /// Block patterns hosts use, from 32 to 4096 samples, including odd sizes.
 const BLOCKS: [&[usize]; 3] = [&[32], &[4096], &[37, 512, 1024, 32, 4096, 100, 480]];

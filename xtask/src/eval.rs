@@ -180,7 +180,7 @@ impl QuellOptions {
     /// The shipped settings.
     #[cfg(test)]
     const DEFAULT: QuellOptions = QuellOptions {
-        reduction_db: 30.0,
+        reduction_db: quell_dsp::Settings::REDUCTION_DB.default,
         comb: true,
         shaping: NeuralShaping::DEFAULT,
         comb_strength: quell_dsp::comb::COMB_STRENGTH,
@@ -937,7 +937,7 @@ mod tests {
         let args = EvalArgs {
             pairs: dir.clone(),
             model: None,
-            reduction: 30.0,
+            reduction: quell_dsp::Settings::REDUCTION_DB.default,
             no_comb: false,
             csv: csv.clone(),
             save: None,

@@ -176,16 +176,20 @@ struct Forward {
     vad: Gru,
     noise: Gru,
     denoise: Gru,
+    denoise2: Gru,
     gains_out: Dense,
     vad_out: Dense,
     h_vad: Vec<f32>,
     h_noise: Vec<f32>,
     h_denoise: Vec<f32>,
+    h_denoise2: Vec<f32>,
     t: Vec<f32>,
     /// The last CONTEXT frames of features, oldest first (the input convolution's input).
     history: Vec<f32>,
     noise_in: Vec<f32>,
     denoise_in: Vec<f32>,
+    denoise2_in: Vec<f32>,
+    output_in: Vec<f32>,
 }
 
 impl Forward {
@@ -201,15 +205,25 @@ impl Forward {
                 DENOISE_INPUTS,
                 candle,
             ),
-            gains_out: Dense::new(weights, "denoise_output", OUTPUTS, DENOISE_HIDDEN),
+            denoise2: Gru::new(
+                weights,
+                "denoise2_gru",
+                DENOISE2_HIDDEN,
+                DENOISE2_INPUTS,
+                candle,
+            ),
+            gains_out: Dense::new(weights, "denoise_output", OUTPUTS, OUTPUT_INPUTS),
             vad_out: Dense::new(weights, "vad_output", 1, VAD_HIDDEN),
             h_vad: vec![0.0; VAD_HIDDEN],
             h_noise: vec![0.0; NOISE_HIDDEN],
             h_denoise: vec![0.0; DENOISE_HIDDEN],
+            h_denoise2: vec![0.0; DENOISE2_HIDDEN],
             t: vec![0.0; DENSE],
             history: vec![0.0; CONV_INPUTS],
             noise_in: vec![0.0; NOISE_INPUTS],
             denoise_in: vec![0.0; DENOISE_INPUTS],
+            denoise2_in: vec![0.0; DENOISE2_INPUTS],
+            output_in: vec![0.0; OUTPUT_INPUTS],
         }
     }
 
@@ -230,7 +244,13 @@ impl Forward {
         self.denoise_in[DENSE..DENSE + NOISE_HIDDEN].copy_from_slice(&self.h_noise);
         self.denoise_in[DENSE + NOISE_HIDDEN..].copy_from_slice(&f);
         self.denoise.step(&self.denoise_in, &mut self.h_denoise);
-        self.gains_out.apply(&self.h_denoise, gains);
+        self.denoise2_in[..DENSE].copy_from_slice(&self.t);
+        self.denoise2_in[DENSE..DENSE + DENOISE_HIDDEN].copy_from_slice(&self.h_denoise);
+        self.denoise2_in[DENSE + DENOISE_HIDDEN..].copy_from_slice(&f);
+        self.denoise2.step(&self.denoise2_in, &mut self.h_denoise2);
+        self.output_in[..DENOISE_HIDDEN].copy_from_slice(&self.h_denoise);
+        self.output_in[DENOISE_HIDDEN..].copy_from_slice(&self.h_denoise2);
+        self.gains_out.apply(&self.output_in, gains);
         for g in gains.iter_mut() {
             *g = sigmoid(*g);
         }

@@ -1,7 +1,8 @@
 //! The weights file: round trips, and every kind of bad file gives a clear, typed error (never a panic).
 
 use quell_dsp::neural::topology::{
-    CONTEXT, DENSE, FEATURE_LAYOUT, FORMAT_VERSION, INPUTS, LEGACY_TOPOLOGY, TENSORS, TOPOLOGY,
+    CONTEXT, CONV3_TOPOLOGY, DENOISE_HIDDEN, DENSE, FEATURE_LAYOUT, FORMAT_VERSION, INPUTS,
+    LEGACY_TOPOLOGY, OUTPUTS, OUTPUT_INPUTS, TENSORS, TOPOLOGY,
 };
 use quell_dsp::neural::{ModelError, ModelWeights};
 use std::collections::HashMap;
@@ -59,7 +60,7 @@ fn weights_round_trip_through_the_file_format() {
     w.save(&path).unwrap();
     assert_eq!(ModelWeights::from_file(&path).unwrap(), w);
     std::fs::remove_dir_all(dir).ok();
-    assert_eq!(quell_dsp::neural::topology::parameter_count(), 270_119);
+    assert_eq!(quell_dsp::neural::topology::parameter_count(), 374_759);
 }
 
 #[test]
@@ -158,11 +159,24 @@ fn wrong_tensors_are_named() {
         ModelWeights::from_bytes(&handmade(&t, &good_meta())).unwrap_err(),
         ModelError::UnexpectedTensor("input_dense.weight".into())
     );
-    let mut legacy_meta = good_meta();
-    legacy_meta[1].1 = LEGACY_TOPOLOGY;
+    // A current file labelled with an older topology: the second denoise GRU is not expected there.
+    for older in [LEGACY_TOPOLOGY, CONV3_TOPOLOGY] {
+        let mut meta = good_meta();
+        meta[1].1 = older;
+        assert_eq!(
+            ModelWeights::from_bytes(&handmade(&good_tensors(), &meta)).unwrap_err(),
+            ModelError::UnexpectedTensor("denoise2_gru.bias_hh".into()),
+            "{older}"
+        );
+    }
+    // An older file with the current topology's label: the second denoise GRU is missing.
+    let older: Vec<_> = good_tensors()
+        .into_iter()
+        .filter(|t| !t.0.starts_with("denoise2_gru."))
+        .collect();
     assert_eq!(
-        ModelWeights::from_bytes(&handmade(&good_tensors(), &legacy_meta)).unwrap_err(),
-        ModelError::UnexpectedTensor("input_conv.bias".into())
+        ModelWeights::from_bytes(&handmade(&older, &good_meta())).unwrap_err(),
+        ModelError::MissingTensor("denoise2_gru.weight_ih")
     );
 
     let mut t = good_tensors();
@@ -175,37 +189,96 @@ fn wrong_tensors_are_named() {
     );
 }
 
-/// A file of the topology shipped until 2026-12-03 (a dense layer on the current frame) loads as the
-/// convolution with that layer in the current frame's columns and zeros for the older frames.
-#[test]
-fn a_legacy_file_loads_as_the_same_network() {
-    let w = ModelWeights::seeded_random(4);
-    let mut legacy = good_tensors_of(&w);
-    let dense: Vec<f32> = w
-        .get("input_conv.weight")
-        .unwrap()
-        .chunks_exact(CONTEXT * INPUTS)
-        .flat_map(|row| row[(CONTEXT - 1) * INPUTS..].to_vec())
+/// A file of an older topology, made from `w`: without the second denoise GRU, the gain layer reading the
+/// denoise GRU alone, and (`legacy`) a dense layer on the current frame in place of the convolution.
+fn older_file(w: &ModelWeights, legacy: bool) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+    let mut t: Vec<_> = good_tensors_of(w)
+        .into_iter()
+        .filter(|t| !t.0.starts_with("denoise2_gru."))
         .collect();
-    legacy[0] = ("input_dense.weight", vec![DENSE, INPUTS], dense.clone());
-    legacy[1].0 = "input_dense.bias";
-    let mut meta = good_meta();
-    meta[1].1 = LEGACY_TOPOLOGY;
-    let loaded = ModelWeights::from_bytes(&handmade(&legacy, &meta)).unwrap();
-    let conv = loaded.get("input_conv.weight").unwrap();
-    for (r, row) in conv.chunks_exact(CONTEXT * INPUTS).enumerate() {
-        assert!(row[..(CONTEXT - 1) * INPUTS].iter().all(|v| *v == 0.0));
-        assert_eq!(
-            &row[(CONTEXT - 1) * INPUTS..],
-            &dense[r * INPUTS..(r + 1) * INPUTS]
-        );
+    for (name, shape, values) in &mut t {
+        if *name == "denoise_output.weight" {
+            *shape = vec![OUTPUTS, DENOISE_HIDDEN];
+            *values = values
+                .chunks_exact(OUTPUT_INPUTS)
+                .flat_map(|row| row[..DENOISE_HIDDEN].to_vec())
+                .collect();
+        }
     }
-    for spec in TENSORS.iter().skip(1) {
-        assert_eq!(loaded.tensor(spec), w.tensor(spec), "{}", spec.name);
+    if legacy {
+        let dense: Vec<f32> = w
+            .get("input_conv.weight")
+            .unwrap()
+            .chunks_exact(CONTEXT * INPUTS)
+            .flat_map(|row| row[(CONTEXT - 1) * INPUTS..].to_vec())
+            .collect();
+        t[0] = ("input_dense.weight", vec![DENSE, INPUTS], dense);
+        t[1].0 = "input_dense.bias";
     }
-    // Saved again, it is a file of the current topology.
-    let again = ModelWeights::from_bytes(&loaded.to_bytes().unwrap()).unwrap();
-    assert_eq!(again, loaded);
+    t
+}
+
+/// Files of the topologies shipped until 2026-12-04 (a dense layer on the current frame, no second denoise GRU)
+/// and until 2026-12-07 (no second denoise GRU) load as the same network: the dense layer in the convolution's
+/// columns for the current frame and zeros for the older frames; the second denoise GRU all zeros and read
+/// through zero columns of the gain layer, so that its state changes no gain.
+#[test]
+fn older_files_load_as_the_same_network() {
+    let w = ModelWeights::seeded_random(4);
+    for (topology, legacy) in [(LEGACY_TOPOLOGY, true), (CONV3_TOPOLOGY, false)] {
+        let mut meta = good_meta();
+        meta[1].1 = topology;
+        let loaded = ModelWeights::from_bytes(&handmade(&older_file(&w, legacy), &meta)).unwrap();
+        let conv = loaded.get("input_conv.weight").unwrap();
+        for (r, row) in conv.chunks_exact(CONTEXT * INPUTS).enumerate() {
+            let current =
+                &w.get("input_conv.weight").unwrap()[r * CONTEXT * INPUTS..][..CONTEXT * INPUTS];
+            if legacy {
+                assert!(row[..(CONTEXT - 1) * INPUTS].iter().all(|v| *v == 0.0));
+                assert_eq!(
+                    &row[(CONTEXT - 1) * INPUTS..],
+                    &current[(CONTEXT - 1) * INPUTS..]
+                );
+            } else {
+                assert_eq!(row, current);
+            }
+        }
+        for (row, original) in loaded
+            .get("denoise_output.weight")
+            .unwrap()
+            .chunks_exact(OUTPUT_INPUTS)
+            .zip(
+                w.get("denoise_output.weight")
+                    .unwrap()
+                    .chunks_exact(OUTPUT_INPUTS),
+            )
+        {
+            assert_eq!(&row[..DENOISE_HIDDEN], &original[..DENOISE_HIDDEN]);
+            assert!(
+                row[DENOISE_HIDDEN..].iter().all(|v| *v == 0.0),
+                "{topology}"
+            );
+        }
+        for spec in TENSORS.iter().skip(1) {
+            if spec.name.starts_with("denoise2_gru.") {
+                assert!(
+                    loaded.tensor(spec).iter().all(|v| *v == 0.0),
+                    "{}",
+                    spec.name
+                );
+            } else if spec.name != "denoise_output.weight" {
+                assert_eq!(
+                    loaded.tensor(spec),
+                    w.tensor(spec),
+                    "{topology}: {}",
+                    spec.name
+                );
+            }
+        }
+        // Saved again, it is a file of the current topology.
+        let again = ModelWeights::from_bytes(&loaded.to_bytes().unwrap()).unwrap();
+        assert_eq!(again, loaded);
+    }
 }
 
 fn good_tensors_of(w: &ModelWeights) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {

@@ -443,12 +443,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut resumed_from: Option<String> = None;
     if args.resume {
         if let Some((epoch, path)) = newest_checkpoint(&args.out) {
-            // Through the weights file's own loader, so that a checkpoint of the earlier topology (no input
-            // convolution) is widened on the way in (`ModelWeights::from_bytes`).
+            // Through the weights file's own loader, so that a checkpoint of an earlier topology (no input
+            // convolution, no second denoise GRU) is widened on the way in (`ModelWeights::from_bytes`).
             let weights = ModelWeights::from_file(&path)
                 .with_context(|| format!("loading checkpoint {}", path.display()))?;
+            // Growth: a checkpoint without the second denoise GRU loads with it all zeros, read through zero
+            // columns of the gain layer. That computes the checkpoint's network, but a GRU of zeros gets no
+            // gradient (its state stays zero), so it keeps its random initialisation here; the zero columns alone
+            // keep the start identical to the checkpoint.
+            let grown = weights
+                .get("denoise2_gru.weight_ih")
+                .is_some_and(|w| w.iter().all(|v| *v == 0.0));
+            if grown {
+                println!("growing {}: second denoise GRU initialised at random, read through zero columns", path.display());
+            }
             let mut vm = varmap.clone();
             for spec in &quell_dsp::neural::topology::TENSORS {
+                if grown && spec.name.starts_with("denoise2_gru.") {
+                    continue;
+                }
                 vm.set_one(
                     spec.name,
                     Tensor::from_slice(weights.tensor(spec), spec.shape(), &device)?,

@@ -51,7 +51,8 @@ impl Gru {
     }
 }
 
-/// Recurrent state of a batch: `[B, VAD_HIDDEN]`, `[B, NOISE_HIDDEN]`, `[B, DENOISE_HIDDEN]` (24, 96, 192 units),
+/// Recurrent state of a batch: `[B, VAD_HIDDEN]`, `[B, NOISE_HIDDEN]`, `[B, DENOISE_HIDDEN]`,
+/// `[B, DENOISE2_HIDDEN]` (24, 96, 192, 96 units),
 /// and the features of the previous `CONTEXT − 1` frames for the input convolution (`[B, (CONTEXT − 1) · 42]`,
 /// oldest first).
 #[derive(Clone)]
@@ -64,6 +65,8 @@ pub struct NetState {
     pub noise: Tensor,
     /// Denoise GRU state.
     pub denoise: Tensor,
+    /// Second denoise GRU state.
+    pub denoise2: Tensor,
 }
 
 impl NetState {
@@ -74,6 +77,7 @@ impl NetState {
             vad: Tensor::zeros((batch, VAD_HIDDEN), DType::F32, device)?,
             noise: Tensor::zeros((batch, NOISE_HIDDEN), DType::F32, device)?,
             denoise: Tensor::zeros((batch, DENOISE_HIDDEN), DType::F32, device)?,
+            denoise2: Tensor::zeros((batch, DENOISE2_HIDDEN), DType::F32, device)?,
         })
     }
 }
@@ -84,6 +88,7 @@ pub struct Net {
     vad_gru: Gru,
     noise_gru: Gru,
     denoise_gru: Gru,
+    denoise2_gru: Gru,
     denoise_output: Linear,
     vad_output: Linear,
 }
@@ -96,7 +101,8 @@ impl Net {
             vad_gru: Gru::new(vb.pp("vad_gru"), DENSE, VAD_HIDDEN)?,
             noise_gru: Gru::new(vb.pp("noise_gru"), NOISE_INPUTS, NOISE_HIDDEN)?,
             denoise_gru: Gru::new(vb.pp("denoise_gru"), DENOISE_INPUTS, DENOISE_HIDDEN)?,
-            denoise_output: candle_nn::linear(DENOISE_HIDDEN, OUTPUTS, vb.pp("denoise_output"))?,
+            denoise2_gru: Gru::new(vb.pp("denoise2_gru"), DENOISE2_INPUTS, DENOISE2_HIDDEN)?,
+            denoise_output: candle_nn::linear(OUTPUT_INPUTS, OUTPUTS, vb.pp("denoise_output"))?,
             vad_output: candle_nn::linear(VAD_HIDDEN, 1, vb.pp("vad_output"))?,
         })
     }
@@ -129,7 +135,13 @@ impl Net {
         let denoise = self
             .denoise_gru
             .step(&Tensor::cat(&[&t, &noise, x], D::Minus1)?, &state.denoise)?;
-        let mut gains = self.denoise_output.forward(&denoise)?;
+        let denoise2 = self.denoise2_gru.step(
+            &Tensor::cat(&[&t, &denoise, x], D::Minus1)?,
+            &state.denoise2,
+        )?;
+        let mut gains = self
+            .denoise_output
+            .forward(&Tensor::cat(&[&denoise, &denoise2], D::Minus1)?)?;
         let mut vad_out = self.vad_output.forward(&vad)?;
         if !logits {
             gains = ops::sigmoid(&gains)?;
@@ -143,6 +155,7 @@ impl Net {
                 vad,
                 noise,
                 denoise,
+                denoise2,
             },
         ))
     }

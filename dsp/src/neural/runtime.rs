@@ -225,6 +225,7 @@ pub struct NeuralMask {
     vad_gru: QGru,
     noise_gru: QGru,
     denoise_gru: QGru,
+    denoise2_gru: QGru,
     denoise_output: FLinear,
     vad_output: FLinear,
     /// Training summary of the weights, for display.
@@ -241,10 +242,13 @@ pub struct NeuralState {
     h_vad: Vec<f32>,
     h_noise: Vec<f32>,
     h_denoise: Vec<f32>,
+    h_denoise2: Vec<f32>,
     features: Vec<f32>,
     dense: Vec<f32>,
     noise_in: Vec<f32>,
     denoise_in: Vec<f32>,
+    denoise2_in: Vec<f32>,
+    output_in: Vec<f32>,
     gi: Vec<f32>,
     gh: Vec<f32>,
     dense_out: Vec<f32>,
@@ -258,12 +262,15 @@ impl NeuralState {
             h_vad: activations(VAD_HIDDEN),
             h_noise: activations(NOISE_HIDDEN),
             h_denoise: activations(DENOISE_HIDDEN),
+            h_denoise2: activations(DENOISE2_HIDDEN),
             features: activations(INPUTS),
             dense: activations(DENSE),
             noise_in: activations(NOISE_INPUTS),
             denoise_in: activations(DENOISE_INPUTS),
-            gi: vec![0.0; 3 * DENOISE_HIDDEN],
-            gh: vec![0.0; 3 * DENOISE_HIDDEN],
+            denoise2_in: activations(DENOISE2_INPUTS),
+            output_in: activations(OUTPUT_INPUTS),
+            gi: vec![0.0; 3 * DENOISE_HIDDEN.max(DENOISE2_HIDDEN)],
+            gh: vec![0.0; 3 * DENOISE_HIDDEN.max(DENOISE2_HIDDEN)],
             dense_out: vec![0.0; DENSE],
         }
     }
@@ -274,6 +281,7 @@ impl NeuralState {
         self.h_vad.fill(0.0);
         self.h_noise.fill(0.0);
         self.h_denoise.fill(0.0);
+        self.h_denoise2.fill(0.0);
     }
 }
 
@@ -340,13 +348,14 @@ impl NeuralMask {
             vad_gru: gru("vad_gru", VAD_HIDDEN, DENSE),
             noise_gru: gru("noise_gru", NOISE_HIDDEN, NOISE_INPUTS),
             denoise_gru: gru("denoise_gru", DENOISE_HIDDEN, DENOISE_INPUTS),
+            denoise2_gru: gru("denoise2_gru", DENOISE2_HIDDEN, DENOISE2_INPUTS),
             denoise_output: FLinear::new(
                 weights
                     .get("denoise_output.weight")
                     .expect("topology tensor"),
                 weights.get("denoise_output.bias").expect("topology tensor"),
                 OUTPUTS,
-                DENOISE_HIDDEN,
+                OUTPUT_INPUTS,
             ),
             vad_output: FLinear::new(
                 weights.get("vad_output.weight").expect("topology tensor"),
@@ -417,8 +426,26 @@ impl NeuralMask {
             &mut s.gh,
         );
 
-        // Outputs.
-        self.denoise_output.apply(&s.h_denoise, gains);
+        // Second denoise GRU on [t, d, features].
+        {
+            let v = &mut s.denoise2_in;
+            v[..DENSE].copy_from_slice(&s.dense[..DENSE]);
+            v[DENSE..DENSE + DENOISE_HIDDEN].copy_from_slice(&s.h_denoise[..DENOISE_HIDDEN]);
+            v[DENSE + DENOISE_HIDDEN..DENOISE2_INPUTS].copy_from_slice(&s.features[..INPUTS]);
+        }
+        gru_step(
+            &self.denoise2_gru,
+            &s.denoise2_in,
+            &mut s.h_denoise2,
+            &mut s.gi,
+            &mut s.gh,
+        );
+
+        // Outputs: the gains from [d, e].
+        s.output_in[..DENOISE_HIDDEN].copy_from_slice(&s.h_denoise[..DENOISE_HIDDEN]);
+        s.output_in[DENOISE_HIDDEN..OUTPUT_INPUTS]
+            .copy_from_slice(&s.h_denoise2[..DENOISE2_HIDDEN]);
+        self.denoise_output.apply(&s.output_in, gains);
         for g in gains.iter_mut() {
             *g = sigmoid(*g);
         }

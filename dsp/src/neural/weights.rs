@@ -6,13 +6,15 @@
 //! Every tensor of [`TENSORS`] must be present with its exact shape, as f32, with finite values; nothing else
 //! may be in the file. Any deviation is a typed [`ModelError`] that names the problem.
 //!
-//! Files of the earlier topology ([`LEGACY_TOPOLOGY`], with `input_dense` of 24 × 42 in place of `input_conv`)
-//! load too: the dense layer becomes the convolution's columns for the current frame, zeros elsewhere, which is
-//! the same network ([`ModelWeights::from_bytes`]).
+//! Files of the earlier topologies load too, as the same network ([`ModelWeights::from_bytes`]):
+//! - [`CONV3_TOPOLOGY`] (no second denoise GRU): its tensors are zeros, and the gain layer's columns for its state
+//!   are zeros;
+//! - [`LEGACY_TOPOLOGY`] (also `input_dense` of 24 × 42 in place of `input_conv`): the dense layer becomes the
+//!   convolution's columns for the current frame, zeros elsewhere, and the second denoise GRU is added as above.
 
 use super::topology::{
-    index_of, TensorSpec, CONTEXT, DENSE, FEATURE_LAYOUT, FORMAT_VERSION, INPUTS, LEGACY_TOPOLOGY,
-    TENSORS, TOPOLOGY,
+    index_of, TensorSpec, CONTEXT, CONV3_TOPOLOGY, DENOISE_HIDDEN, DENSE, FEATURE_LAYOUT,
+    FORMAT_VERSION, INPUTS, LEGACY_TOPOLOGY, OUTPUTS, OUTPUT_INPUTS, TENSORS, TOPOLOGY,
 };
 use crate::rng::Rng;
 use std::collections::HashMap;
@@ -200,7 +202,8 @@ impl ModelWeights {
     }
 
     /// Loads and validates a weights file from memory (for example `include_bytes!`). A file of
-    /// [`LEGACY_TOPOLOGY`] is converted to [`TOPOLOGY`] (same outputs, see the module notes). Allocates.
+    /// [`CONV3_TOPOLOGY`] or [`LEGACY_TOPOLOGY`] is converted to [`TOPOLOGY`] (same outputs, see the module
+    /// notes). Allocates.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| ModelError::Format(e.to_string()))?;
@@ -212,23 +215,30 @@ impl ModelWeights {
         }
         let topology = get(KEY_TOPOLOGY)?;
         let legacy = topology == LEGACY_TOPOLOGY;
-        if topology != TOPOLOGY && !legacy {
+        let grown = legacy || topology == CONV3_TOPOLOGY;
+        if topology != TOPOLOGY && !grown {
             return Err(ModelError::Topology { found: topology });
         }
-        // Where a legacy file differs: its input layer's name and shape.
-        let stored = |spec: &TensorSpec| -> TensorSpec {
-            match (legacy, spec.name) {
-                (true, "input_conv.weight") => TensorSpec {
+        // Where an older file differs: its input layer's name and shape (legacy), its gain layer's width and the
+        // absent second denoise GRU (both older topologies). `None`: not in the file, filled with zeros.
+        let stored = |spec: &TensorSpec| -> Option<TensorSpec> {
+            match (legacy, grown, spec.name) {
+                (true, _, "input_conv.weight") => Some(TensorSpec {
                     name: "input_dense.weight",
                     rows: DENSE,
                     cols: INPUTS,
-                },
-                (true, "input_conv.bias") => TensorSpec {
+                }),
+                (true, _, "input_conv.bias") => Some(TensorSpec {
                     name: "input_dense.bias",
                     rows: DENSE,
                     cols: 1,
-                },
-                _ => *spec,
+                }),
+                (_, true, "denoise_output.weight") => Some(TensorSpec {
+                    cols: DENOISE_HIDDEN,
+                    ..*spec
+                }),
+                (_, true, name) if name.starts_with("denoise2_gru.") => None,
+                _ => Some(*spec),
             }
         };
         let features = get(KEY_FEATURES)?;
@@ -241,14 +251,20 @@ impl ModelWeights {
             .map_err(|e| ModelError::Format(e.to_string()))?;
         let mut names = loaded.names();
         names.sort();
-        if let Some(extra) = names
-            .iter()
-            .find(|n| !TENSORS.iter().any(|spec| stored(spec).name == **n))
-        {
+        if let Some(extra) = names.iter().find(|n| {
+            !TENSORS
+                .iter()
+                .filter_map(stored)
+                .any(|spec| spec.name == **n)
+        }) {
             return Err(ModelError::UnexpectedTensor((*extra).to_string()));
         }
         let mut tensors = Vec::with_capacity(TENSORS.len());
-        for spec in TENSORS.iter().map(stored) {
+        for wanted in &TENSORS {
+            let Some(spec) = stored(wanted) else {
+                tensors.push(vec![0.0; wanted.values()]);
+                continue;
+            };
             let spec = &spec;
             let t = loaded
                 .tensor(spec.name)
@@ -286,6 +302,19 @@ impl ModelWeights {
                 row[(CONTEXT - 1) * INPUTS..].copy_from_slice(w);
             }
             tensors[i] = conv;
+        }
+        if grown {
+            // The gain layer reads the second denoise GRU through zero columns: its state changes nothing.
+            let i = index_of("denoise_output.weight").expect("in TENSORS");
+            let narrow = std::mem::take(&mut tensors[i]);
+            let mut wide = vec![0.0; OUTPUTS * OUTPUT_INPUTS];
+            for (row, w) in wide
+                .chunks_exact_mut(OUTPUT_INPUTS)
+                .zip(narrow.chunks_exact(DENOISE_HIDDEN))
+            {
+                row[..DENOISE_HIDDEN].copy_from_slice(w);
+            }
+            tensors[i] = wide;
         }
         Self::from_vectors(tensors, ModelMetadata { training })
     }

@@ -1,6 +1,7 @@
 //! `cargo xtask`: Quell's project tasks.
 
 mod audio;
+mod average;
 mod compare;
 mod data;
 mod dataset;
@@ -33,6 +34,8 @@ enum Command {
     Pairs(pairs::PairsArgs),
     /// Compare Quell (neural, classic), nnnoiseless, RNNoise 0.2 and DeepFilterNet 3 on clean/noisy pairs.
     Eval(eval::EvalArgs),
+    /// Average several checkpoints of one training run into one weights file (see docs/model.md).
+    Average(average::AverageArgs),
     /// Paired per-file differences between two eval runs' CSVs, overall and per category, SNR, room and voice.
     Compare(compare::CompareArgs),
     /// Make assets/demo/noisy.wav from espeak-ng speech and generated noise.
@@ -76,6 +79,7 @@ fn main() -> Result<()> {
         Command::Pairs(args) => pairs::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Compare(args) => compare::run(&args),
+        Command::Average(args) => average::run(&args),
         Command::DemoClip(args) => demo::run(&args),
         Command::Bundle { args } => bundle(args),
     }

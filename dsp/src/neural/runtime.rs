@@ -16,6 +16,8 @@ use super::topology::*;
 use super::weights::ModelWeights;
 
 const BLOCK: usize = 32;
+/// Lanes of the f32 product's partial sums.
+const LANES: usize = 8;
 
 /// Whether the CPU has AVX2 (checked at load, never on the audio thread's path).
 fn has_avx2() -> bool {
@@ -139,6 +141,8 @@ unsafe fn matvec_avx2(m: &QLinear, x: &[f32], out: &mut [f32]) {
 #[derive(Clone)]
 struct FLinear {
     rows: usize,
+    /// Columns padded to a multiple of [`LANES`] (not of a whole block: the f32 product has no blocks, and the
+    /// padding of the denoise GRUs' input matrices to 32 was a tenth of their work).
     cols_padded: usize,
     /// `rows × cols_padded` weights (zeros in the padding).
     weights: Vec<f32>,
@@ -148,7 +152,7 @@ struct FLinear {
 
 impl FLinear {
     fn new(w: &[f32], bias: &[f32], rows: usize, cols: usize) -> Self {
-        let cols_padded = padded(cols);
+        let cols_padded = cols.div_ceil(LANES) * LANES;
         let mut weights = vec![0.0f32; rows * cols_padded];
         for (dst, src) in weights
             .chunks_exact_mut(cols_padded)

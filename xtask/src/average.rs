@@ -104,7 +104,7 @@ mod tests {
                 assert!((z - (x + y) / 2.0).abs() <= 1e-7, "{}", spec.name);
             }
         }
-        let same = mean(&[a.clone()], a.metadata.clone()).unwrap();
+        let same = mean(std::slice::from_ref(&a), a.metadata.clone()).unwrap();
         assert_eq!(same, a);
         assert!(mean(&[], ModelMetadata::default()).is_err());
     }

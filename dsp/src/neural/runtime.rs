@@ -401,12 +401,14 @@ impl NeuralMask {
         gru_step(&self.vad_gru, &s.dense, &mut s.h_vad, &mut s.gi, &mut s.gh);
 
         // Noise GRU on [t, v, features].
-        {
-            let v = &mut s.noise_in;
-            v[..DENSE].copy_from_slice(&s.dense[..DENSE]);
-            v[DENSE..DENSE + VAD_HIDDEN].copy_from_slice(&s.h_vad[..VAD_HIDDEN]);
-            v[DENSE + VAD_HIDDEN..NOISE_INPUTS].copy_from_slice(&s.features[..INPUTS]);
-        }
+        concat(
+            &mut s.noise_in,
+            &[
+                &s.dense[..DENSE],
+                &s.h_vad[..VAD_HIDDEN],
+                &s.features[..INPUTS],
+            ],
+        );
         gru_step(
             &self.noise_gru,
             &s.noise_in,
@@ -416,12 +418,14 @@ impl NeuralMask {
         );
 
         // Denoise GRU on [t, n, features].
-        {
-            let v = &mut s.denoise_in;
-            v[..DENSE].copy_from_slice(&s.dense[..DENSE]);
-            v[DENSE..DENSE + NOISE_HIDDEN].copy_from_slice(&s.h_noise[..NOISE_HIDDEN]);
-            v[DENSE + NOISE_HIDDEN..DENOISE_INPUTS].copy_from_slice(&s.features[..INPUTS]);
-        }
+        concat(
+            &mut s.denoise_in,
+            &[
+                &s.dense[..DENSE],
+                &s.h_noise[..NOISE_HIDDEN],
+                &s.features[..INPUTS],
+            ],
+        );
         gru_step(
             &self.denoise_gru,
             &s.denoise_in,
@@ -431,12 +435,14 @@ impl NeuralMask {
         );
 
         // Second denoise GRU on [t, d, features].
-        {
-            let v = &mut s.denoise2_in;
-            v[..DENSE].copy_from_slice(&s.dense[..DENSE]);
-            v[DENSE..DENSE + DENOISE_HIDDEN].copy_from_slice(&s.h_denoise[..DENOISE_HIDDEN]);
-            v[DENSE + DENOISE_HIDDEN..DENOISE2_INPUTS].copy_from_slice(&s.features[..INPUTS]);
-        }
+        concat(
+            &mut s.denoise2_in,
+            &[
+                &s.dense[..DENSE],
+                &s.h_denoise[..DENOISE_HIDDEN],
+                &s.features[..INPUTS],
+            ],
+        );
         gru_step(
             &self.denoise2_gru,
             &s.denoise2_in,
@@ -446,9 +452,13 @@ impl NeuralMask {
         );
 
         // Outputs: the gains from [d, e].
-        s.output_in[..DENOISE_HIDDEN].copy_from_slice(&s.h_denoise[..DENOISE_HIDDEN]);
-        s.output_in[DENOISE_HIDDEN..OUTPUT_INPUTS]
-            .copy_from_slice(&s.h_denoise2[..DENOISE2_HIDDEN]);
+        concat(
+            &mut s.output_in,
+            &[
+                &s.h_denoise[..DENOISE_HIDDEN],
+                &s.h_denoise2[..DENOISE2_HIDDEN],
+            ],
+        );
         self.denoise_output.apply(&s.output_in, gains);
         for g in gains.iter_mut() {
             *g = sigmoid(*g);
@@ -456,6 +466,15 @@ impl NeuralMask {
         let mut vad = [0.0f32; 1];
         self.vad_output.apply(&s.h_vad, &mut vad);
         sigmoid(vad[0])
+    }
+}
+
+/// Writes `parts` one after another from the start of `dst` (a layer's input vector). Does not allocate.
+fn concat(dst: &mut [f32], parts: &[&[f32]]) {
+    let mut at = 0;
+    for p in parts {
+        dst[at..at + p.len()].copy_from_slice(p);
+        at += p.len();
     }
 }
 

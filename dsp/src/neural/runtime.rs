@@ -401,51 +401,42 @@ impl NeuralMask {
         gru_step(&self.vad_gru, &s.dense, &mut s.h_vad, &mut s.gi, &mut s.gh);
 
         // Noise GRU on [t, v, features].
-        concat(
+        layer(
+            &self.noise_gru,
             &mut s.noise_in,
             &[
                 &s.dense[..DENSE],
                 &s.h_vad[..VAD_HIDDEN],
                 &s.features[..INPUTS],
             ],
-        );
-        gru_step(
-            &self.noise_gru,
-            &s.noise_in,
             &mut s.h_noise,
             &mut s.gi,
             &mut s.gh,
         );
 
         // Denoise GRU on [t, n, features].
-        concat(
+        layer(
+            &self.denoise_gru,
             &mut s.denoise_in,
             &[
                 &s.dense[..DENSE],
                 &s.h_noise[..NOISE_HIDDEN],
                 &s.features[..INPUTS],
             ],
-        );
-        gru_step(
-            &self.denoise_gru,
-            &s.denoise_in,
             &mut s.h_denoise,
             &mut s.gi,
             &mut s.gh,
         );
 
         // Second denoise GRU on [t, d, features].
-        concat(
+        layer(
+            &self.denoise2_gru,
             &mut s.denoise2_in,
             &[
                 &s.dense[..DENSE],
                 &s.h_denoise[..DENOISE_HIDDEN],
                 &s.features[..INPUTS],
             ],
-        );
-        gru_step(
-            &self.denoise2_gru,
-            &s.denoise2_in,
             &mut s.h_denoise2,
             &mut s.gi,
             &mut s.gh,
@@ -476,6 +467,20 @@ fn concat(dst: &mut [f32], parts: &[&[f32]]) {
         dst[at..at + p.len()].copy_from_slice(p);
         at += p.len();
     }
+}
+
+/// One recurrent layer: writes its input `parts` into `input` ([`concat`]), then steps `gru` on it in place on
+/// `h`, with `gi`/`gh` as scratch for the gate products ([`gru_step`]). Does not allocate.
+fn layer(
+    gru: &QGru,
+    input: &mut [f32],
+    parts: &[&[f32]],
+    h: &mut [f32],
+    gi: &mut [f32],
+    gh: &mut [f32],
+) {
+    concat(input, parts);
+    gru_step(gru, input, h, gi, gh);
 }
 
 /// One GRU step in place on `h` (padded to the block length). `gi`/`gh` are scratch of at least 3·hidden.

@@ -1,13 +1,12 @@
-//! The GRU matrices through candle's `BlockQ8_0` kernels against Quell's own int8-weight × f32-activation kernel,
-//! on parity and on speed, with the shipped model on real engine features.
+//! The GRU matrices through candle's `BlockQ8_0` kernels against Quell's own runtime, on parity and on speed, with the shipped model on real engine features.
 //!
 //! `cargo bench -p quell-dsp --features train --bench q8_kernels`
 //!
 //! Three forwards of the same network over the same features (48 kHz mono engine, neural mode, 20 s of synthetic
 //! voice in pink and in white noise):
 //! - **f32**: every matrix in f32, exact tanh and sigmoid (the reference);
-//! - **own**: the shipped runtime, [`NeuralMask::step`] (every matrix int8 weights × f32 activations, f32 block
-//!   scales, fast tanh);
+//! - **own**: the shipped runtime, [`NeuralMask::step`] (bounded columns int8 with per-row scales × 16-bit
+//!   activations in integer sums, feature columns and output layers f32, fast tanh);
 //! - **candle**: the first dense layer and the two output layers in f32, as RNNoise 0.2 does; the six GRU
 //!   matrices as candle's `BlockQ8_0` (int8 weights, f16 block scale), their inputs and hidden states quantized to
 //!   `BlockQ8_0` at every step (the kernel's `VecDotType`) and multiplied with `vec_dot`.

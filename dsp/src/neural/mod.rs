@@ -4,8 +4,9 @@
 //! - [`topology`]: the one description of the network's tensors (names, shapes, gate order), shared by the
 //!   trainer's candle-nn model, the weights loader and the int8 runtime.
 //! - [`weights`]: the weights file (safetensors with metadata), read and validated with the `safetensors` crate.
-//! - [`runtime`]: the real-time runtime: weights quantized row-wise to int8 blocks of 32 with one scale each
-//!   (Q8_0's layout) at load, f32 activations, no allocation, no library call, no thread.
+//! - [`runtime`]: the real-time runtime: the columns that read bounded inputs quantized at load to int8 with
+//!   one scale per row and multiplied with 16-bit activations in integer sums, the feature columns in f32; no
+//!   allocation, no library call, no thread.
 //! - `reference` (feature `train`): the f32 candle-nn definition of the same network, for training and as the
 //!   runtime's parity reference.
 

@@ -41,10 +41,12 @@ def align(ref, y, max_lag=2000):
 
 
 def signals(system, base, args):
-    if system == "Quell neural":
+    saved = {"Quell neural": "quellneural", "RNNoise 0.2": "rnnoise02", "DeepFilterNet 3": "dfn3"}[system]
+    if os.path.exists(f"{args.saved}/{base}.{saved}.wav"):
+        # The eval's own delay-compensated 16 kHz outputs (every system when it ran with the peers).
         s, sr = load(f"{args.saved}/{base}.clean.wav")
         x, _ = load(f"{args.saved}/{base}.noisy.wav")
-        y, _ = load(f"{args.saved}/{base}.quellneural.wav")
+        y, _ = load(f"{args.saved}/{base}.{saved}.wav")
         return s, x, y[: len(s)], sr
     s, sr = load(f"{args.pairs}/clean/{base}.wav")
     x, _ = load(f"{args.pairs}/noisy/{base}.wav")

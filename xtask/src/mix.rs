@@ -196,9 +196,17 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32
 
 /// Noise of `len` samples: a recording (75 %) or a generated noise (white, pink, brown, mains hum, clicks),
 /// sometimes with a second noise on top, and with probability `typing` with typing from single key clips (in
-/// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates). Above the default
-/// share ([`TYPING`]) the typing also gets a random EQ, a room on 30 %, and comes in bursts.
-fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64, key_variety: bool) -> Vec<f32> {
+/// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates; with probability
+/// `typing_alone` it is turned down by 30–80 dB instead, keys over near silence). Above the default share
+/// ([`TYPING`]) the typing also gets a random EQ, a room on 30 %, and comes in bursts.
+fn noise_track(
+    rng: &mut Rng,
+    pool: &Pool,
+    len: usize,
+    typing: f64,
+    typing_alone: f64,
+    key_variety: bool,
+) -> Vec<f32> {
     // The extra typing variety (EQ, room, bursts) comes with training shares above the default, so that the
     // default mixtures, validation's included, draw the same random numbers as before.
     let typing_variety = typing > TYPING;
@@ -259,9 +267,7 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64, key_variety:
         // Typing: key clips at 3–12 per second.
         let rate = uniform(rng, 3.0, 12.0);
         let level = 10f64.powf(uniform(rng, -10.0, 6.0) / 20.0);
-        if rng.uniform() < 0.4 {
-            scale(&mut n, 0.1);
-        }
+        scale(&mut n, rest_of_noise_gain(rng, typing_alone));
         // Variety beyond the clips themselves: a desk and a microphone colour the keys (EQ), a room adds its
         // tail, and typing comes in bursts.
         let mut keys = vec![0.0f32; len];
@@ -289,6 +295,20 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, typing: f64, key_variety:
         random_eq(rng, &mut n);
     }
     n
+}
+
+/// The gain (linear) of the rest of the noise in an example with typing: with probability `typing_alone`
+/// 30–80 dB down (keys over near silence), else 20 dB down on 40 % of examples (typing dominates) and as it is
+/// on the others. With `typing_alone` 0 it draws one random number, as the recipes before it did, so their
+/// examples stay as they were.
+fn rest_of_noise_gain(rng: &mut Rng, typing_alone: f64) -> f64 {
+    if typing_alone > 0.0 && rng.uniform() < typing_alone {
+        10f64.powf(-uniform(rng, 30.0, 80.0) / 20.0)
+    } else if rng.uniform() < 0.4 {
+        0.1
+    } else {
+        1.0
+    }
 }
 
 /// How one example's typing differs from the recorded key clips, so that a few recorded keyboards stand for
@@ -385,6 +405,10 @@ pub struct Recipe {
     /// Probability that a speech clip is followed by a pause of 0.2–1.5 s in which only the noise goes on (the
     /// situation of a voice gate and of the noise between sentences). 0 keeps the clips back to back.
     pub pauses: f64,
+    /// Probability that an example with typing has the rest of its noise turned down by 30–80 dB, so that the
+    /// keys sound over near silence (a quiet room, a close microphone); 0 keeps the earlier recipe, where the
+    /// rest of the noise is at most 20 dB down.
+    pub typing_alone: f64,
     /// Whether typing gets a random keyboard ([`KeyVariety`]): key clips at another speed, keys struck at
     /// different levels. False keeps the clips as recorded.
     pub key_variety: bool,
@@ -398,6 +422,7 @@ impl Recipe {
     /// The recipe of the runs before 2026-12-02: typing in 15 % of examples, reverberation kept in the target.
     pub const DEFAULT: Recipe = Recipe {
         typing: TYPING,
+        typing_alone: 0.0,
         rooms: 0.0,
         pauses: 0.0,
         key_variety: false,
@@ -439,7 +464,14 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
         }
     }
     let typing = recipe.typing;
-    let mut noise = noise_track(rng, pool, len, typing, recipe.key_variety);
+    let mut noise = noise_track(
+        rng,
+        pool,
+        len,
+        typing,
+        recipe.typing_alone,
+        recipe.key_variety,
+    );
     let snr_db = if speech_only {
         60.0
     } else {
@@ -521,6 +553,31 @@ mod tests {
             bandwidth_hz: 24_000.0,
             ..Clip::default()
         }
+    }
+
+    #[test]
+    fn typing_alone_puts_the_keys_over_near_silence_and_is_off_by_default() {
+        let mut rng = Rng::new(9);
+        for _ in 0..1000 {
+            let g = rest_of_noise_gain(&mut rng, 1.0);
+            assert!((1e-4..=0.0317).contains(&g), "{g}");
+        }
+        // Off: 20 dB down on about 40 % of examples, else untouched, one random number drawn each time.
+        let (mut rng, mut twin) = (Rng::new(9), Rng::new(9));
+        let mut down = 0;
+        for _ in 0..1000 {
+            let g = rest_of_noise_gain(&mut rng, 0.0);
+            let u = twin.uniform();
+            assert_eq!(g, if u < 0.4 { 0.1 } else { 1.0 });
+            down += usize::from(g == 0.1);
+        }
+        assert!((330..470).contains(&down), "{down}");
+        // Half: about half the examples over near silence.
+        let mut rng = Rng::new(10);
+        let quiet = (0..1000)
+            .filter(|_| rest_of_noise_gain(&mut rng, 0.5) < 0.05)
+            .count();
+        assert!((430..570).contains(&quiet), "{quiet}");
     }
 
     #[test]

@@ -49,6 +49,10 @@ pub struct TrainArgs {
     /// Share of training examples with typing (key clips) in their noise, 0..=1.
     #[arg(long, default_value_t = mix::TYPING)]
     pub typing: f64,
+    /// Share of the examples with typing whose other noise is turned down by 30–80 dB (keys over near silence),
+    /// 0..=1 (`mix::Recipe::typing_alone`); 0 keeps the earlier recipe.
+    #[arg(long, default_value_t = 0.0)]
+    pub typing_alone: f64,
     /// Share of examples whose speech goes through a synthetic room with only its direct path and early
     /// reflections (50 ms) in the target, 0..=1; 0 keeps the earlier Schroeder reverberation on 20 % of the
     /// speech with all of it in the target (`mix::Recipe::rooms`).
@@ -504,6 +508,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let hf_weight = args.hf_weight;
     let recipe = mix::Recipe {
         typing: args.typing,
+        typing_alone: args.typing_alone,
         rooms: args.rooms,
         pauses: args.pauses,
         key_variety: args.key_variety,
@@ -596,11 +601,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

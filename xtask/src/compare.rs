@@ -1,7 +1,8 @@
 //! `cargo xtask compare BASE.csv NEW.csv --pairs DIR`: what a change did, file by file. Reads the per-file CSVs
 //! of two `cargo xtask eval` runs over the same pairs and prints, for one system (Quell neural by default), the
 //! mean per-file difference NEW − BASE of PESQ-WB, STOI and SI-SDR gain with a bootstrap 95 % interval: over all
-//! files, then per noise category, SNR, room condition, speech group and voice corpus (from `DIR/pairs.csv`).
+//! files, then per noise category, typing source, SNR, room condition, speech group and voice corpus (from
+//! `DIR/pairs.csv`).
 //!
 //! A change can gain on the mean and lose where the mean does not look: at low SNR, in one kind of noise or
 //! voice. Every group whose interval lies wholly below zero is listed at the end, so such a loss is not missed.
@@ -102,15 +103,16 @@ struct GroupDiff {
     diffs: [Option<(f64, f64, f64)>; 3],
 }
 
-/// The groups of files: all, then per category, SNR, room, speech group and voice corpus ([`group_by`]'s
+/// The groups of files: all, then per category, typing source, SNR, room, speech group and voice corpus ([`group_by`]'s
 /// order). Kinds with a single key (e.g. one voice corpus in every pair) are left out. Allocates.
 fn groups(files: &[String], infos: &HashMap<String, PairInfo>) -> Vec<(String, Vec<String>)> {
     let none = PairInfo::default();
     let info = |f: &String| infos.get(f).unwrap_or(&none);
     type Key = fn(&String, &PairInfo) -> Option<String>;
     // Kind, unit after the key, key.
-    let kinds: [(&str, &str, Key); 5] = [
+    let kinds: [(&str, &str, Key); 6] = [
         ("category", "", |_, i| i.category.clone()),
+        ("typing", "", |_, i| i.typing.clone()),
         ("SNR", " dB", |f, _| snr_of(f).map(|s| format!("{s:+03}"))),
         ("room", "", |_, i| i.room_label()),
         ("speech", "", |_, i| i.speech.clone()),
@@ -271,7 +273,13 @@ mod tests {
             let snr = [-5, 0, 5, 10][i % 4];
             let name = format!("nb-{i:03}-{cat}-dry-snr{snr:+03}.wav");
             let room = i % 3 == 0;
-            pairs += &format!("{name},tuning,nb,{cat},{room},,{snr},so762_{i:04},noise/x.ogg\n");
+            // Typing from key clips in every fourth pair, from a recording in the other typing pairs.
+            let noise = if i % 4 == 0 {
+                "key clips at 6.0/s"
+            } else {
+                "noise/x.ogg"
+            };
+            pairs += &format!("{name},tuning,nb,{cat},{room},,{snr},so762_{i:04},{noise}\n");
             let wobble = (i % 5) as f64 * 1e-3;
             base.push((name.clone(), 2.0, 0.8));
             let dstoi = if cat == "typing" { 0.02 } else { -0.01 };
@@ -321,6 +329,9 @@ mod tests {
             snrs,
             ["SNR -05 dB", "SNR +00 dB", "SNR +05 dB", "SNR +10 dB"]
         );
+        // Typing pairs by source; the other categories have none.
+        assert_eq!(find("typing key clips").files, 12);
+        assert_eq!(find("typing recording").files, 12);
         assert_eq!(find("room dry").files, 32);
         assert_eq!(find("room room").files, 16);
         // One speech group and one voice corpus in every pair: no group of them.

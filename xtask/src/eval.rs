@@ -456,6 +456,9 @@ pub(crate) struct PairInfo {
     pub speech: Option<String>,
     /// Corpus of the speakers ([`voice_corpus`]).
     pub voice: Option<String>,
+    /// For typing pairs, where the typing came from: `key clips` (typing made of single key clips, over
+    /// silence) or `recording` (a keyboard recording, with its room). `None` for the other categories.
+    pub typing: Option<String>,
 }
 
 impl PairInfo {
@@ -515,15 +518,24 @@ pub(crate) fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
     let (Some(c_name), c_cat, c_room) = (col("name"), col("category"), col("room")) else {
         return HashMap::new();
     };
-    let (c_speech, c_speakers) = (col("speech"), col("speakers"));
+    let (c_speech, c_speakers, c_noise) = (col("speech"), col("speakers"), col("noise"));
     lines
         .filter_map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             let name = f.get(c_name)?.to_string();
+            let category = c_cat.and_then(|c| f.get(c)).map(|s| s.to_string());
+            let typing = match (category.as_deref(), c_noise.and_then(|c| f.get(c))) {
+                (Some("typing"), Some(noise)) if noise.starts_with("key clips") => {
+                    Some("key clips".to_string())
+                }
+                (Some("typing"), Some(_)) => Some("recording".to_string()),
+                _ => None,
+            };
             Some((
                 name,
                 PairInfo {
-                    category: c_cat.and_then(|c| f.get(c)).map(|s| s.to_string()),
+                    category,
+                    typing,
                     room: c_room.and_then(|c| f.get(c)).map(|s| *s == "true"),
                     speech: c_speech.and_then(|c| f.get(c)).map(|s| s.to_string()),
                     voice: c_speakers
@@ -758,6 +770,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     print_groups("noise category", &group_of(&category), &systems);
     print_groups("SNR (dB)", &group_of(&snr), &systems);
     print_groups("room", &group_of(&room), &systems);
+    let typing = |f: &FileResult| infos.get(&f.name).and_then(|i| i.typing.clone());
+    print_groups("typing source", &group_of(&typing), &systems);
     print_intervals(&files, &systems);
     println!();
     println!("per-file results: {}", args.csv.display());

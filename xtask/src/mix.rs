@@ -199,14 +199,9 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32
 /// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates; with probability
 /// `typing_alone` it is turned down by 30–80 dB instead, keys over near silence). Above the default share
 /// ([`TYPING`]) the typing also gets a random EQ, a room on 30 %, and comes in bursts.
-fn noise_track(
-    rng: &mut Rng,
-    pool: &Pool,
-    len: usize,
-    typing: f64,
-    typing_alone: f64,
-    key_variety: bool,
-) -> Vec<f32> {
+fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, recipe: &Recipe) -> Vec<f32> {
+    let (typing, typing_alone, key_variety) =
+        (recipe.typing, recipe.typing_alone, recipe.key_variety);
     // The extra typing variety (EQ, room, bursts) comes with training shares above the default, so that the
     // default mixtures, validation's included, draw the same random numbers as before.
     let typing_variety = typing > TYPING;
@@ -272,7 +267,13 @@ fn noise_track(
         // tail, and typing comes in bursts.
         let mut keys = vec![0.0f32; len];
         let keyboard = key_variety.then(|| KeyVariety::random(rng));
-        add_typing(rng, &pool.clicks, &mut keys, rate, level, keyboard);
+        // No random number is drawn at 0, so that the older recipes stay as they were.
+        if recipe.synth_keys > 0.0 && rng.uniform() < recipe.synth_keys {
+            let synthetic = synthetic_keyboard(rng, SYNTH_KEYS_PER_KEYBOARD);
+            add_typing(rng, &synthetic, &mut keys, rate, level, keyboard);
+        } else {
+            add_typing(rng, &pool.clicks, &mut keys, rate, level, keyboard);
+        }
         if typing_variety {
             random_eq(rng, &mut keys);
             if rng.uniform() < 0.3 {
@@ -330,6 +331,77 @@ impl KeyVariety {
             spread_db: uniform(rng, 0.0, 8.0),
         }
     }
+}
+
+/// Key sounds in one synthetic keyboard ([`synthetic_keyboard`]): presses and releases, drawn among like the
+/// recorded clips of one pack.
+pub const SYNTH_KEYS_PER_KEYBOARD: usize = 16;
+
+/// A keyboard no recording has: `keys` key sounds (half presses, half releases; 48 kHz, 60 ms each, peak 1) by
+/// modal synthesis. The keyboard draws a case and keycap sound (3–6 damped resonances at 0.8–9 kHz, decaying in
+/// 2–25 ms), a bottom-out thud (80–400 Hz) and a switch click (a 0.3–3 ms noise burst high-passed at 1–5 kHz,
+/// loud on clicky switches, faint on linear ones); each key varies its resonances by ±8 % and ±4 dB, and a
+/// release is softer and higher than a press. Allocates.
+pub fn synthetic_keyboard(rng: &mut Rng, keys: usize) -> Vec<Clip> {
+    let rate = RATE as f64;
+    let len = (0.06 * rate) as usize;
+    let modes: Vec<(f64, f64, f64)> = (0..3 + (rng.next_u64() % 4) as usize)
+        .map(|_| {
+            let freq = 800.0 * (9000.0f64 / 800.0).powf(rng.uniform());
+            let decay_s = uniform(rng, 0.002, 0.025);
+            let amp = uniform(rng, 0.2, 1.0);
+            (freq, decay_s, amp)
+        })
+        .collect();
+    let thud = (
+        uniform(rng, 80.0, 400.0),
+        uniform(rng, 0.008, 0.03),
+        uniform(rng, 0.1, 1.0),
+    );
+    let click_s = uniform(rng, 0.0003, 0.003);
+    let click_hp = uniform(rng, 1000.0, 5000.0);
+    let click_amp = if rng.uniform() < 0.4 {
+        uniform(rng, 0.5, 1.5)
+    } else {
+        uniform(rng, 0.02, 0.3)
+    };
+    (0..keys)
+        .map(|k| {
+            let release = k % 2 == 1;
+            let (shift, soft) = if release { (1.15, 0.4) } else { (1.0, 1.0) };
+            let mut x = vec![0.0f32; len];
+            let click_len = ((click_s * rate) as usize).max(1);
+            for v in x.iter_mut().take(click_len) {
+                *v = (uniform(rng, -1.0, 1.0) * click_amp) as f32;
+            }
+            highpass(&mut x, click_hp);
+            // The switch bottoms out (or springs back) 1–6 ms after its click.
+            let onset = (uniform(rng, 0.001, 0.006) * rate) as usize;
+            let mut ring = |freq: f64, decay_s: f64, amp: f64, x: &mut [f32]| {
+                let f = freq * shift * uniform(rng, 0.92, 1.08);
+                let a = amp * soft * 10f64.powf(uniform(rng, -4.0, 4.0) / 20.0);
+                let phase = uniform(rng, 0.0, std::f64::consts::TAU);
+                for (i, v) in x.iter_mut().enumerate().skip(onset) {
+                    let t = (i - onset) as f64 / rate;
+                    *v += (a * (-t / decay_s).exp() * (std::f64::consts::TAU * f * t + phase).sin())
+                        as f32;
+                }
+            };
+            for &(freq, decay_s, amp) in &modes {
+                ring(freq, decay_s, amp, &mut x);
+            }
+            ring(thud.0, thud.1, thud.2, &mut x);
+            let peak = x.iter().fold(1e-9f32, |m, v| m.max(v.abs()));
+            x.iter_mut().for_each(|v| *v /= peak);
+            Clip {
+                samples: x,
+                bandwidth_hz: 24_000.0,
+                path: String::new(),
+                category: "keyboard_clips".into(),
+                speaker: String::new(),
+            }
+        })
+        .collect()
 }
 
 /// `x` played `speed` times faster (linear interpolation; `speed` 1 returns a copy). Allocates.
@@ -412,6 +484,9 @@ pub struct Recipe {
     /// Whether typing gets a random keyboard ([`KeyVariety`]): key clips at another speed, keys struck at
     /// different levels. False keeps the clips as recorded.
     pub key_variety: bool,
+    /// Probability that an example's typing comes from a synthetic keyboard ([`synthetic_keyboard`]) instead
+    /// of the recorded key clips; 0 keeps the earlier recipe.
+    pub synth_keys: f64,
     /// Probability that an example is resampled to a lower rate of [`LOW_RATES`] (mixture and target alike),
     /// so that the network learns the features the engine computes at that rate, where the bands above its
     /// Nyquist frequency are absent. 0 keeps every example at 48 kHz.
@@ -426,6 +501,7 @@ impl Recipe {
         rooms: 0.0,
         pauses: 0.0,
         key_variety: false,
+        synth_keys: 0.0,
         low_rates: 0.0,
     };
 }
@@ -463,15 +539,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
             highpass(h, 60.0);
         }
     }
-    let typing = recipe.typing;
-    let mut noise = noise_track(
-        rng,
-        pool,
-        len,
-        typing,
-        recipe.typing_alone,
-        recipe.key_variety,
-    );
+    let mut noise = noise_track(rng, pool, len, &recipe);
     let snr_db = if speech_only {
         60.0
     } else {
@@ -578,6 +646,32 @@ mod tests {
             .filter(|_| rest_of_noise_gain(&mut rng, 0.5) < 0.05)
             .count();
         assert!((430..570).contains(&quiet), "{quiet}");
+    }
+
+    #[test]
+    fn synthetic_keys_are_short_transients_and_every_keyboard_differs() {
+        let mut rng = Rng::new(3);
+        let a = synthetic_keyboard(&mut rng, SYNTH_KEYS_PER_KEYBOARD);
+        let b = synthetic_keyboard(&mut rng, SYNTH_KEYS_PER_KEYBOARD);
+        assert_eq!(a.len(), SYNTH_KEYS_PER_KEYBOARD);
+        for clip in &a {
+            let x = &clip.samples;
+            assert!(x.iter().all(|v| v.is_finite() && v.abs() <= 1.0 + 1e-6));
+            // Peak 1, and most of the energy in the first 40 ms: a transient, not a tone.
+            let energy = |s: &[f32]| s.iter().map(|v| (v * v) as f64).sum::<f64>();
+            let head = energy(&x[..RATE as usize / 25]);
+            assert!(head > 0.8 * energy(x), "energy after 40 ms");
+            assert!(x.iter().any(|v| v.abs() > 0.999));
+        }
+        // Another keyboard sounds different (its resonances are its own): compare the keys' brightness, the RMS
+        // of the first difference over the RMS.
+        let brightness = |x: &[f32]| {
+            let d: f64 = x.windows(2).map(|w| ((w[1] - w[0]) as f64).powi(2)).sum();
+            (d / x.iter().map(|v| (v * v) as f64).sum::<f64>()).sqrt()
+        };
+        let ca: f64 = a.iter().map(|c| brightness(&c.samples)).sum();
+        let cb: f64 = b.iter().map(|c| brightness(&c.samples)).sum();
+        assert!((ca - cb).abs() > 1e-3 * ca, "{ca} {cb}");
     }
 
     #[test]

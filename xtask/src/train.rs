@@ -53,6 +53,10 @@ pub struct TrainArgs {
     /// 0..=1 (`mix::Recipe::typing_alone`); 0 keeps the earlier recipe.
     #[arg(long, default_value_t = 0.0)]
     pub typing_alone: f64,
+    /// Share of the examples with typing whose keys come from a synthetic keyboard (`mix::synthetic_keyboard`)
+    /// instead of the recorded key clips, 0..=1; 0 keeps the earlier recipe.
+    #[arg(long, default_value_t = 0.0)]
+    pub synth_keys: f64,
     /// Share of examples whose speech goes through a synthetic room with only its direct path and early
     /// reflections (50 ms) in the target, 0..=1; 0 keeps the earlier Schroeder reverberation on 20 % of the
     /// speech with all of it in the target (`mix::Recipe::rooms`).
@@ -419,6 +423,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.speech_weight
         );
     }
+    for (name, share) in [
+        ("--typing", args.typing),
+        ("--typing-alone", args.typing_alone),
+        ("--synth-keys", args.synth_keys),
+        ("--rooms", args.rooms),
+        ("--pauses", args.pauses),
+        ("--low-rates", args.low_rates),
+    ] {
+        if !(0.0..=1.0).contains(&share) {
+            bail!("{name} is a share and must lie in 0..=1, got {share}");
+        }
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let entries = data::manifest(&args.data)?;
@@ -509,6 +525,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let recipe = mix::Recipe {
         typing: args.typing,
         typing_alone: args.typing_alone,
+        synth_keys: args.synth_keys,
         rooms: args.rooms,
         pauses: args.pauses,
         key_variety: args.key_variety,
@@ -601,11 +618,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

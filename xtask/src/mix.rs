@@ -197,11 +197,11 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32
 /// Noise of `len` samples: a recording (75 %) or a generated noise (white, pink, brown, mains hum, clicks),
 /// sometimes with a second noise on top, and with probability `typing` with typing from single key clips (in
 /// 40 % of those the rest of the noise is turned down by 20 dB, so that the typing dominates; with probability
-/// `typing_alone` it is turned down by 30–80 dB instead, keys over near silence). Above the default share
-/// ([`TYPING`]) the typing also gets a random EQ, a room on 30 %, and comes in bursts.
+/// `typing_alone` it is turned down by 30–80 dB instead, keys over near silence; with probability `synth_keys`
+/// the keys come from a [`synthetic_keyboard`]). The shares are `recipe`'s. Above the default share ([`TYPING`])
+/// the typing also gets a random EQ, a room on 30 %, and comes in bursts.
 fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, recipe: &Recipe) -> Vec<f32> {
-    let (typing, typing_alone, key_variety) =
-        (recipe.typing, recipe.typing_alone, recipe.key_variety);
+    let typing = recipe.typing;
     // The extra typing variety (EQ, room, bursts) comes with training shares above the default, so that the
     // default mixtures, validation's included, draw the same random numbers as before.
     let typing_variety = typing > TYPING;
@@ -262,18 +262,20 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, recipe: &Recipe) -> Vec<f
         // Typing: key clips at 3–12 per second.
         let rate = uniform(rng, 3.0, 12.0);
         let level = 10f64.powf(uniform(rng, -10.0, 6.0) / 20.0);
-        scale(&mut n, rest_of_noise_gain(rng, typing_alone));
+        scale(&mut n, rest_of_noise_gain(rng, recipe.typing_alone));
         // Variety beyond the clips themselves: a desk and a microphone colour the keys (EQ), a room adds its
         // tail, and typing comes in bursts.
         let mut keys = vec![0.0f32; len];
-        let keyboard = key_variety.then(|| KeyVariety::random(rng));
+        let keyboard = recipe.key_variety.then(|| KeyVariety::random(rng));
         // No random number is drawn at 0, so that the older recipes stay as they were.
-        if recipe.synth_keys > 0.0 && rng.uniform() < recipe.synth_keys {
-            let synthetic = synthetic_keyboard(rng, SYNTH_KEYS_PER_KEYBOARD);
-            add_typing(rng, &synthetic, &mut keys, rate, level, keyboard);
+        let synthetic;
+        let clicks = if recipe.synth_keys > 0.0 && rng.uniform() < recipe.synth_keys {
+            synthetic = synthetic_keyboard(rng, SYNTH_KEYS_PER_KEYBOARD);
+            &synthetic
         } else {
-            add_typing(rng, &pool.clicks, &mut keys, rate, level, keyboard);
-        }
+            &pool.clicks
+        };
+        add_typing(rng, clicks, &mut keys, rate, level, keyboard);
         if typing_variety {
             random_eq(rng, &mut keys);
             if rng.uniform() < 0.3 {

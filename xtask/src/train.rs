@@ -620,7 +620,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             training: format!(
                 "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
-                 (CC BY 3.0 / MPL 1.1), ALSA test voice (GPL-2); noise: see docs/model.md.",
+                 (CC BY 3.0 / MPL 1.1), GCompris voices (GPL-3+ / public domain), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
                 args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),

@@ -114,6 +114,38 @@ pub struct Clip {
     pub speaker: String,
 }
 
+/// Highest frequency, Hz, up to which the GCompris voices have content, measured per voice by the corpus
+/// (`../shared/data/README.md`): their files are stored at 44.1 kHz, but home recording and earlier lossy coding
+/// cut them off at 15–20 kHz.
+pub const GCOMPRIS_CONTENT_HZ: [(&str, f32); 6] = [
+    ("en", 19_000.0),
+    ("fr", 17_000.0),
+    ("ro", 17_000.0),
+    ("gd", 15_000.0),
+    ("kn", 15_000.0),
+    ("zh_TW", 20_000.0),
+];
+
+impl Clip {
+    /// Highest frequency with content, Hz: [`Clip::bandwidth_hz`], or lower where the corpus measured a
+    /// voice's real cutoff ([`GCOMPRIS_CONTENT_HZ`]). Does not allocate.
+    pub fn content_hz(&self) -> f32 {
+        let voice = self
+            .path
+            .strip_prefix("speech/gcompris/")
+            .and_then(|rest| rest.split('/').next());
+        GCOMPRIS_CONTENT_HZ
+            .iter()
+            .find(|(v, _)| Some(*v) == voice)
+            .map_or(self.bandwidth_hz, |(_, hz)| hz.min(self.bandwidth_hz))
+    }
+
+    /// Whether the clip has content above 8 kHz up to at least 15 kHz (full-band speech). Does not allocate.
+    pub fn is_full_band(&self) -> bool {
+        self.content_hz() >= 15_000.0
+    }
+}
+
 /// Decodes and resamples `entries` (relative to `root`) on `threads` threads, calling `progress` after each.
 pub fn load(
     root: &Path,

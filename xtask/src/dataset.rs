@@ -26,6 +26,28 @@ pub struct Sequence {
 /// gate reopened between words (`dsp/tests/gate_onsets.rs`).
 pub const VAD_LABEL_DB: f32 = -35.0;
 
+/// Bandwidth of the speech in frame `frame` (hop `hop` samples), Hz: the example's, or with per-clip segments
+/// the lowest of the clips heard in the frame's window and the hop before it (so that a clip's first frames
+/// never take the wider bandwidth of the clip after it). Does not allocate.
+pub fn frame_bandwidth_hz(example: &Example, frame: usize, hop: usize) -> f32 {
+    if example.segments.is_empty() {
+        return example.bandwidth_hz;
+    }
+    let (from, to) = (frame.saturating_sub(2) * hop, (frame + 1) * hop);
+    let mut hz = f32::INFINITY;
+    for (k, &(start, bw)) in example.segments.iter().enumerate() {
+        let end = example.segments.get(k + 1).map_or(usize::MAX, |s| s.0);
+        if start < to && end > from {
+            hz = hz.min(bw);
+        }
+    }
+    if hz.is_finite() {
+        hz
+    } else {
+        example.bandwidth_hz
+    }
+}
+
 /// Computes the sequence of `example`. Allocates.
 pub fn sequence(example: &Example) -> Sequence {
     let rate = example.rate as f32;
@@ -55,6 +77,7 @@ pub fn sequence(example: &Example) -> Sequence {
         engine.process(&mut [chunk]);
         let info = engine.frame_info();
         let ec = &clean_energy[i];
+        let bandwidth = frame_bandwidth_hz(example, i, hop);
         let clean_total: f32 = ec.iter().sum();
         // Digital zeros inside speech (RAVDESS's own gating) say nothing about what to keep: skip the frame.
         let gated = example.has_speech && clean_total == 0.0;
@@ -63,7 +86,7 @@ pub fn sequence(example: &Example) -> Sequence {
         for b in 0..NB_BANDS {
             let en = info.band_energy[b];
             g[b] = (ec[b] / (en + 1e-20)).sqrt().min(1.0);
-            let in_source = BAND_EDGES_HZ[b] < 0.9 * example.bandwidth_hz;
+            let in_source = BAND_EDGES_HZ[b] < 0.9 * bandwidth;
             m[b] = if !gated && in_source && en > 1e-14 {
                 1.0
             } else {
@@ -108,6 +131,7 @@ mod tests {
             clean,
             noisy,
             bandwidth_hz: 24_000.0,
+            segments: Vec::new(),
             has_speech: true,
             rate: RATE,
         });
@@ -135,6 +159,7 @@ mod tests {
             clean,
             noisy,
             bandwidth_hz: 24_000.0,
+            segments: Vec::new(),
             has_speech: true,
             rate: RATE,
         };
@@ -167,5 +192,46 @@ mod tests {
             // which shows in the cepstrum (the features differ from the 48 kHz ones).
             assert_ne!(seq.features[100], at48.features[100], "{low} Hz");
         }
+    }
+
+    #[test]
+    fn with_clip_segments_each_frame_is_masked_by_the_clips_it_hears() {
+        // Two seconds of a full-band voice under white noise; the first second counts as an 8 kHz clip.
+        let rate = RATE as f32;
+        let mut rng = Rng::new(12);
+        // One steady vowel: no silent gaps, whose frames the targets skip.
+        let steady = Voice {
+            syllable_hz: 0.0,
+            ..Voice::default()
+        };
+        let clean = synth::voice(rate, 2.0, &steady);
+        let hiss = synth::white(&mut rng, clean.len(), -40.0);
+        let noisy: Vec<f32> = clean.iter().zip(&hiss).map(|(c, n)| c + n).collect();
+        let second = RATE as usize;
+        let mut example = Example {
+            clean,
+            noisy,
+            bandwidth_hz: 8_000.0,
+            segments: vec![(0, 8_000.0), (second, 24_000.0)],
+            has_speech: true,
+            rate: RATE,
+        };
+        let top = NB_BANDS - 2; // the 15.6 kHz band
+        let seq = sequence(&example);
+        let hop = second / 100;
+        assert_eq!(frame_bandwidth_hz(&example, 50, hop), 8_000.0);
+        // The frames whose window (or the hop before it) reaches into the first clip keep its bandwidth.
+        assert_eq!(frame_bandwidth_hz(&example, 101, hop), 8_000.0);
+        assert_eq!(frame_bandwidth_hz(&example, 102, hop), 24_000.0);
+        assert!(seq.gain_mask[..100].iter().all(|m| m[top] == 0.0));
+        assert!(seq.gain_mask[105..].iter().all(|m| m[top] == 1.0));
+        // Resampled to 16 kHz, the second clip is limited to the new Nyquist frequency as well.
+        let low = example.resampled(16_000);
+        assert_eq!(low.segments[1].0, second / 3);
+        assert_eq!(low.segments[1].1, 0.95 * 8_000.0);
+        // Without segments the example's own bandwidth holds everywhere, as before.
+        example.segments.clear();
+        let seq = sequence(&example);
+        assert!(seq.gain_mask.iter().all(|m| m[top] == 0.0));
     }
 }

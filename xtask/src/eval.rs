@@ -772,6 +772,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     print_groups("room", &group_of(&room), &systems);
     let typing = |f: &FileResult| infos.get(&f.name).and_then(|i| i.typing.clone());
     print_groups("typing source", &group_of(&typing), &systems);
+    print_high_band(&group_of(&snr), &systems);
     print_intervals(&files, &systems);
     println!();
     println!("per-file results: {}", args.csv.display());
@@ -808,6 +809,69 @@ fn print_groups(title: &str, groups: &[(String, Vec<&FileResult>)], systems: &[S
         }
         println!();
     }
+}
+
+/// Speech and residual noise above 8 kHz (dB, full-band pairs only) of every system per group, as means and
+/// with a last row of medians over all those pairs: the summary's means of dB are pulled by the few pairs where
+/// a system removes the whole high band (speech under white noise at −5 dB), and the medians show the typical
+/// pair.
+fn print_high_band(groups: &[(String, Vec<&FileResult>)], systems: &[System]) {
+    let full_band = |r: &&&FileResult| r.scores[0].hf_speech_db.is_some();
+    if groups.iter().all(|(_, g)| !g.iter().any(|r| full_band(&r))) {
+        return;
+    }
+    println!();
+    let names: Vec<&str> = systems.iter().map(|s| s.name()).collect();
+    println!(
+        "speech / noise above 8 kHz (dB) by SNR, full-band pairs; systems: {}",
+        names.join(", ")
+    );
+    println!();
+    print!("| SNR (dB) | files |");
+    for s in systems {
+        print!(" {} |", s.name());
+    }
+    println!();
+    println!("|---|---|{}", "---|".repeat(systems.len()));
+    let row = |key: &str, group: &[&&FileResult], avg: &dyn Fn(Vec<f64>) -> Option<f64>| {
+        print!("| {key} | {} |", group.len());
+        for k in 0..systems.len() {
+            let speech = avg(group
+                .iter()
+                .filter_map(|r| r.scores[k].hf_speech_db)
+                .collect());
+            let noise = avg(group
+                .iter()
+                .filter_map(|r| r.scores[k].hf_noise_db)
+                .collect());
+            print!(" {} / {} |", fmt(speech, 2), fmt(noise, 2));
+        }
+        println!();
+    };
+    let mean_of = |v: Vec<f64>| mean(v.into_iter());
+    let mut all = Vec::new();
+    for (key, group) in groups {
+        let fb: Vec<&&FileResult> = group.iter().filter(full_band).collect();
+        if !fb.is_empty() {
+            row(key, &fb, &mean_of);
+            all.extend(fb);
+        }
+    }
+    row("all, median", &all, &median);
+}
+
+/// The median of `v` (the mean of the middle two for an even count), or `None` if it is empty. Allocates.
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 0 {
+        0.5 * (v[m - 1] + v[m])
+    } else {
+        v[m]
+    })
 }
 
 /// Quell neural's PESQ-WB and STOI differences against every other system: mean over files with a bootstrap
@@ -1002,5 +1066,12 @@ mod tests {
         assert!(g.abs() < 0.1 && kept.abs() < 0.2, "{g} {kept}");
         let narrow = resample(&resample(&clean, 48_000, 16_000), 16_000, 48_000);
         assert!(high_band(&narrow, &narrow, &narrow, 48_000).is_none());
+    }
+
+    #[test]
+    fn the_median_takes_the_middle() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, -40.0, 1.0]), Some(1.0));
+        assert_eq!(median(vec![4.0, -40.0, 1.0, 2.0]), Some(1.5));
     }
 }

@@ -14,6 +14,9 @@ pub struct Example {
     pub noisy: Vec<f32>,
     /// Bandwidth of the speech source, Hz (bands above it carry no target).
     pub bandwidth_hz: f32,
+    /// Where each speech clip starts and its bandwidth, when the recipe masks the bands per clip
+    /// ([`Recipe::clip_bandwidths`]); empty when `bandwidth_hz` holds for the whole example.
+    pub segments: BandwidthSegments,
     /// Whether the example contains speech at all.
     pub has_speech: bool,
     /// Sample rate of `clean` and `noisy`, Hz: [`RATE`] unless the recipe resampled the example
@@ -52,6 +55,45 @@ pub struct Pool {
     pub noise: Vec<Clip>,
     /// Single key presses and releases, for typing bursts.
     pub clicks: Vec<Clip>,
+    /// The full-band clips of `speech` ([`Clip::is_full_band`]): (index into `speech`, samples of the full-band
+    /// clips up to and including this one), for drawing them by duration.
+    full_band: Vec<(usize, usize)>,
+}
+
+impl Pool {
+    /// A pool of `speech`, `noise` and key `clicks`. Allocates.
+    pub fn new(speech: Vec<Clip>, noise: Vec<Clip>, clicks: Vec<Clip>) -> Pool {
+        let mut total = 0;
+        let full_band = speech
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.is_full_band() && !c.samples.is_empty())
+            .map(|(i, c)| {
+                total += c.samples.len();
+                (i, total)
+            })
+            .collect();
+        Pool {
+            speech,
+            noise,
+            clicks,
+            full_band,
+        }
+    }
+
+    /// Hours of full-band speech in the pool. Does not allocate.
+    pub fn full_band_hours(&self) -> f64 {
+        self.full_band.last().map_or(0, |&(_, n)| n) as f64 / RATE as f64 / 3600.0
+    }
+
+    /// A full-band speech clip drawn with a probability proportional to its duration (so that the many short
+    /// Callie prompts do not outweigh the longer GCompris sentences), or `None` if the pool has none.
+    fn full_band_clip(&self, rng: &mut Rng) -> Option<&Clip> {
+        let &(_, total) = self.full_band.last()?;
+        let at = (rng.next_u64() % total as u64) as usize;
+        let k = self.full_band.partition_point(|&(_, end)| end <= at);
+        self.full_band.get(k).map(|&(i, _)| &self.speech[i])
+    }
 }
 
 /// Uniform in `lo..hi`.
@@ -161,16 +203,38 @@ fn segment(rng: &mut Rng, clips: &[Clip], len: usize) -> (Vec<f32>, f32) {
     )
 }
 
+/// Where each speech clip of an example starts (sample) and how far up its content goes (Hz): the bands above
+/// a frame's clips carry no target.
+pub type BandwidthSegments = Vec<(usize, f32)>;
+
 /// Clean speech of `len` samples: random clips back to back (each at −20 dBFS active level, own room tone
-/// between words), starting at a random point of the first. With probability `pauses` a clip is followed by a
-/// pause of 0.2–1.5 s (a −100 dBFS dither, so that the frames count as silence with a target of 0 rather than
-/// as the digital zeros that the targets skip).
-fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32>, f32) {
+/// between words), starting at a random point of the first. With probability `recipe.pauses` a clip is
+/// followed by a pause of 0.2–1.5 s (a −100 dBFS dither, so that the frames count as silence with a target of
+/// 0 rather than as the digital zeros that the targets skip). With probability `recipe.full_band` every clip of
+/// the track is full-band speech, drawn by duration. Returns the samples, the lowest bandwidth of its clips (Hz)
+/// and, with `recipe.clip_bandwidths`, where each clip starts and its content's bandwidth
+/// ([`Clip::content_hz`]; empty otherwise).
+fn speech_track(
+    rng: &mut Rng,
+    pool: &Pool,
+    len: usize,
+    recipe: &Recipe,
+) -> (Vec<f32>, f32, BandwidthSegments) {
     let mut out = Vec::with_capacity(len + RATE as usize);
     let mut bandwidth = f32::INFINITY;
+    let mut segments = Vec::new();
     let mut first = true;
+    // Only drawn when asked for, so that the earlier recipes' random numbers stay as they were.
+    let full_band = recipe.full_band > 0.0 && rng.uniform() < recipe.full_band;
     while out.len() < len {
-        let clip = pick(rng, &pool.speech);
+        let clip = if full_band {
+            match pool.full_band_clip(rng) {
+                Some(c) => c,
+                None => pick(rng, &pool.speech),
+            }
+        } else {
+            pick(rng, &pool.speech)
+        };
         let rms = active_rms(&clip.samples, RATE);
         if rms <= 0.0 {
             continue;
@@ -182,16 +246,22 @@ fn speech_track(rng: &mut Rng, pool: &Pool, len: usize, pauses: f64) -> (Vec<f32
             0
         };
         first = false;
+        let hz = if recipe.clip_bandwidths {
+            segments.push((out.len(), clip.content_hz()));
+            clip.content_hz()
+        } else {
+            clip.bandwidth_hz
+        };
         out.extend(clip.samples[start..].iter().map(|&v| (v as f64 * g) as f32));
-        bandwidth = bandwidth.min(clip.bandwidth_hz);
-        // Only drawn when pauses are asked for, so that the default recipe's random numbers stay as they were.
-        if pauses > 0.0 && rng.uniform() < pauses {
+        bandwidth = bandwidth.min(hz);
+        if recipe.pauses > 0.0 && rng.uniform() < recipe.pauses {
             let n = (uniform(rng, 0.2, 1.5) * RATE as f64) as usize;
             out.extend(synth::white(rng, n, -100.0));
         }
     }
     out.truncate(len);
-    (out, bandwidth)
+    segments.retain(|&(start, _)| start < len);
+    (out, bandwidth, segments)
 }
 
 /// Noise of `len` samples: a recording (75 %) or a generated noise (white, pink, brown, mains hum, clicks),
@@ -493,6 +563,14 @@ pub struct Recipe {
     /// so that the network learns the features the engine computes at that rate, where the bands above its
     /// Nyquist frequency are absent. 0 keeps every example at 48 kHz.
     pub low_rates: f64,
+    /// Probability that all the speech of an example is full-band ([`Clip::is_full_band`], drawn by duration),
+    /// so that the bands from 8 kHz get targets more often; 0 keeps the earlier recipe, where clips are drawn
+    /// alike and a 4 s example is often part speechocean762 (8 kHz).
+    pub full_band: f64,
+    /// Whether the bands above each clip's own content ([`Clip::content_hz`]: the GCompris voices' measured
+    /// cut-offs) are masked frame by frame, where that clip plays, rather than above the narrowest clip's
+    /// bandwidth over the whole example. False keeps the earlier targets.
+    pub clip_bandwidths: bool,
 }
 
 impl Recipe {
@@ -505,6 +583,8 @@ impl Recipe {
         key_variety: false,
         synth_keys: 0.0,
         low_rates: 0.0,
+        full_band: 0.0,
+        clip_bandwidths: false,
     };
 }
 
@@ -513,10 +593,10 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
     let roll = rng.uniform();
     let has_speech = roll >= 0.08;
     let speech_only = (0.08..0.13).contains(&roll);
-    let (mut clean, bandwidth_hz) = if has_speech {
-        speech_track(rng, pool, len, recipe.pauses)
+    let (mut clean, bandwidth_hz, segments) = if has_speech {
+        speech_track(rng, pool, len, &recipe)
     } else {
-        (vec![0.0; len], 24_000.0)
+        (vec![0.0; len], 24_000.0, Vec::new())
     };
     // The speech as the mixture hears it, where that differs from the target (a room's late tail).
     let mut heard: Option<Vec<f32>> = None;
@@ -581,6 +661,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
         clean,
         noisy,
         bandwidth_hz,
+        segments,
         has_speech,
         rate: RATE,
     };
@@ -593,13 +674,23 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
 }
 
 impl Example {
-    /// The example at `rate` Hz (from its own): mixture and target resampled alike, the bandwidth limited to
-    /// 0.95 × the new Nyquist frequency (the resampler's cut-off). Allocates.
+    /// The example at `rate` Hz (from its own): mixture and target resampled alike, the bandwidths (the
+    /// example's and its clips') limited to 0.95 × the new Nyquist frequency (the resampler's cut-off).
+    /// Allocates.
     pub fn resampled(&self, rate: u32) -> Example {
+        let limit = 0.95 * 0.5 * rate as f32;
         Example {
             clean: crate::audio::resample(&self.clean, self.rate, rate),
             noisy: crate::audio::resample(&self.noisy, self.rate, rate),
-            bandwidth_hz: self.bandwidth_hz.min(0.95 * 0.5 * rate as f32),
+            bandwidth_hz: self.bandwidth_hz.min(limit),
+            segments: self
+                .segments
+                .iter()
+                .map(|&(start, hz)| {
+                    let at = (start as u64 * rate as u64 / self.rate as u64) as usize;
+                    (at, hz.min(limit))
+                })
+                .collect(),
             has_speech: self.has_speech,
             rate,
         }
@@ -778,5 +869,88 @@ mod tests {
                 "{rate} Hz: {share:.3} against {w}"
             );
         }
+    }
+
+    #[test]
+    fn gcompris_voices_have_their_measured_cut_offs() {
+        let clip = |path: &str, hz: f32| Clip {
+            bandwidth_hz: hz,
+            path: path.into(),
+            ..Clip::default()
+        };
+        assert_eq!(
+            clip("speech/gcompris/gd/a.ogg", 22_050.0).content_hz(),
+            15_000.0
+        );
+        assert_eq!(
+            clip("speech/gcompris/zh_TW/a.ogg", 22_050.0).content_hz(),
+            20_000.0
+        );
+        assert_eq!(
+            clip("speech/ravdess/Actor_01/a.ogg", 24_000.0).content_hz(),
+            24_000.0
+        );
+        assert_eq!(
+            clip("speech/speechocean762/a.flac", 8_000.0).content_hz(),
+            8_000.0
+        );
+        assert!(clip("speech/gcompris/kn/a.ogg", 22_050.0).is_full_band());
+        assert!(!clip("speech/speechocean762/a.flac", 8_000.0).is_full_band());
+    }
+
+    #[test]
+    fn full_band_examples_draw_only_full_band_speech_and_clips_carry_their_bandwidths() {
+        let voice = |seconds: f32, hz: f32| Clip {
+            samples: synth::voice(RATE as f32, seconds, &synth::Voice::default()),
+            bandwidth_hz: hz,
+            ..Clip::default()
+        };
+        // Many short narrow-band clips and two full-band ones, one three times as long as the other.
+        let mut speech: Vec<Clip> = (0..20).map(|_| voice(1.0, 8_000.0)).collect();
+        speech.push(voice(1.0, 24_000.0));
+        speech.push(voice(3.0, 22_050.0));
+        let noise = vec![Clip {
+            samples: synth::white(&mut Rng::new(1), RATE as usize, -30.0),
+            bandwidth_hz: 24_000.0,
+            ..Clip::default()
+        }];
+        let pool = Pool::new(speech, noise, vec![]);
+        assert!((pool.full_band_hours() - 4.0 / 3600.0).abs() < 1e-6);
+        let mut rng = Rng::new(4);
+        let mut long = 0;
+        for _ in 0..400 {
+            long +=
+                usize::from(pool.full_band_clip(&mut rng).unwrap().samples.len() > RATE as usize);
+        }
+        assert!(
+            (260..340).contains(&long),
+            "drawn by duration: {long} of 400"
+        );
+        let len = 4 * RATE as usize;
+        let recipe = Recipe {
+            full_band: 1.0,
+            clip_bandwidths: true,
+            ..Recipe::DEFAULT
+        };
+        let (_, bandwidth, segments) = speech_track(&mut Rng::new(5), &pool, len, &recipe);
+        assert!(bandwidth >= 22_050.0);
+        assert!(!segments.is_empty() && segments[0].0 == 0);
+        assert!(segments.windows(2).all(|w| w[0].0 < w[1].0 && w[1].0 < len));
+        // The default recipe draws from every clip, keeps no segments and the narrowest bandwidth.
+        let (_, bandwidth, segments) = speech_track(&mut Rng::new(5), &pool, len, &Recipe::DEFAULT);
+        assert!(segments.is_empty());
+        assert_eq!(bandwidth, 8_000.0);
+        // Off, the same random numbers as before the option: the same track as a recipe that never knew it.
+        let a = example(&mut Rng::new(6), &pool, len, Recipe::DEFAULT);
+        let b = example(
+            &mut Rng::new(6),
+            &pool,
+            len,
+            Recipe {
+                clip_bandwidths: true,
+                ..Recipe::DEFAULT
+            },
+        );
+        assert_eq!(a.noisy, b.noisy);
     }
 }

@@ -74,6 +74,15 @@ pub struct TrainArgs {
     /// above the Nyquist frequency, 0..=1; 0 keeps every example at 48 kHz.
     #[arg(long, default_value_t = 0.0)]
     pub low_rates: f64,
+    /// Share of examples whose speech is all full-band (RAVDESS, Callie, GCompris, ALSA; drawn by duration),
+    /// 0..=1 (`mix::Recipe::full_band`); 0 keeps the earlier recipe, where clips are drawn alike.
+    #[arg(long, default_value_t = 0.0)]
+    pub full_band: f64,
+    /// Mask the bands above each clip's own content frame by frame (GCompris voices at their measured cut-offs)
+    /// instead of above the narrowest clip of the whole example (`mix::Recipe::clip_bandwidths`); off keeps the
+    /// earlier targets.
+    #[arg(long)]
+    pub clip_bandwidths: bool,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -314,11 +323,11 @@ pub(crate) fn load_pool(root: &Path, entries: &[data::Entry], select: Select) ->
     );
     bar.set_prefix(format!("loading {}", select.name()));
     let tick = || bar.inc(1);
-    let pool = Pool {
-        speech: data::load(root, &speech, 2, &tick)?,
-        noise: data::load(root, &noise, 2, &tick)?,
-        clicks: data::load(root, &clicks, 2, &tick)?,
-    };
+    let pool = Pool::new(
+        data::load(root, &speech, 2, &tick)?,
+        data::load(root, &noise, 2, &tick)?,
+        data::load(root, &clicks, 2, &tick)?,
+    );
     bar.finish();
     if pool.speech.is_empty() || pool.noise.is_empty() {
         bail!("no {} speech or noise in {}", select.name(), root.display());
@@ -430,6 +439,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         ("--rooms", args.rooms),
         ("--pauses", args.pauses),
         ("--low-rates", args.low_rates),
+        ("--full-band", args.full_band),
     ] {
         if !(0.0..=1.0).contains(&share) {
             bail!("{name} is a share and must lie in 0..=1, got {share}");
@@ -442,9 +452,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // Per-epoch validation (and any choice made from it) uses the tuning half, never the report half.
     let val_pool = load_pool(&args.data, &entries, Select::Half(Half::Tuning))?;
     let summary = format!(
-        "train: {:.2} h speech ({} clips), {:.2} h noise ({} files), {} key clips; val: {:.2} h speech, {:.2} h noise",
+        "train: {:.2} h speech ({} clips, {:.2} h full-band), {:.2} h noise ({} files), {} key clips; val: {:.2} h speech, {:.2} h noise",
         hours(&train.speech),
         train.speech.len(),
+        train.full_band_hours(),
         hours(&train.noise),
         train.noise.len(),
         train.clicks.len(),
@@ -530,6 +541,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         pauses: args.pauses,
         key_variety: args.key_variety,
         low_rates: args.low_rates,
+        full_band: args.full_band,
+        clip_bandwidths: args.clip_bandwidths,
     };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
@@ -618,11 +631,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {}{}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {} --full-band {}{}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), GCompris voices (GPL-3+ / public domain), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, if args.key_variety { " --key-variety" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, args.full_band, if args.key_variety { " --key-variety" } else { "" }, if args.clip_bandwidths { " --clip-bandwidths" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )
@@ -650,8 +663,8 @@ mod tests {
             ..Clip::default()
         };
         let mut rng = Rng::new(3);
-        Pool {
-            speech: vec![
+        Pool::new(
+            vec![
                 clip(synth::voice(48_000.0, 3.0, &Voice::default())),
                 clip(synth::voice(
                     48_000.0,
@@ -663,12 +676,12 @@ mod tests {
                     },
                 )),
             ],
-            noise: vec![
+            vec![
                 clip(synth::white(&mut rng, 96_000, -30.0)),
                 clip(synth::pink(&mut rng, 96_000, -30.0)),
             ],
-            clicks: vec![],
-        }
+            vec![],
+        )
     }
 
     #[test]

@@ -571,7 +571,16 @@ pub struct Recipe {
     /// cut-offs) are masked frame by frame, where that clip plays, rather than above the narrowest clip's
     /// bandwidth over the whole example. False keeps the earlier targets.
     pub clip_bandwidths: bool,
+    /// Lowest speech-to-noise ratio drawn, dB (uniform up to [`SNR_MAX_DB`]; [`SNR_MIN_DB`] keeps the earlier
+    /// recipe). One random number is drawn whatever the range, so the rest of an example stays as it was.
+    pub snr_min_db: f64,
 }
+
+/// Lowest speech-to-noise ratio of the earlier recipes, dB.
+pub const SNR_MIN_DB: f64 = -5.0;
+
+/// Highest speech-to-noise ratio of every recipe, dB.
+pub const SNR_MAX_DB: f64 = 30.0;
 
 impl Recipe {
     /// The recipe of the runs before 2026-12-02: typing in 15 % of examples, reverberation kept in the target.
@@ -585,6 +594,7 @@ impl Recipe {
         low_rates: 0.0,
         full_band: 0.0,
         clip_bandwidths: false,
+        snr_min_db: SNR_MIN_DB,
     };
 }
 
@@ -625,7 +635,7 @@ pub fn example(rng: &mut Rng, pool: &Pool, len: usize, recipe: Recipe) -> Exampl
     let snr_db = if speech_only {
         60.0
     } else {
-        uniform(rng, -5.0, 30.0)
+        uniform(rng, recipe.snr_min_db, SNR_MAX_DB)
     };
     let speech_level = if has_speech {
         active_rms(heard.as_deref().unwrap_or(&clean), RATE)
@@ -952,5 +962,45 @@ mod tests {
             },
         );
         assert_eq!(a.noisy, b.noisy);
+    }
+
+    #[test]
+    fn the_snr_range_reaches_down_to_its_minimum() {
+        let clip = |samples: Vec<f32>| Clip {
+            samples,
+            bandwidth_hz: 24_000.0,
+            ..Clip::default()
+        };
+        let steady = synth::Voice {
+            syllable_hz: 0.0,
+            ..synth::Voice::default()
+        };
+        let pool = Pool::new(
+            vec![clip(synth::voice(RATE as f32, 2.0, &steady))],
+            vec![clip(synth::white(&mut Rng::new(2), RATE as usize, -30.0))],
+            vec![],
+        );
+        // The ratio of the clean speech to what else the mixture holds, dB (a steady vowel: active level = RMS).
+        let snr = |ex: &Example| {
+            let e = |x: &mut dyn Iterator<Item = f32>| x.map(|v| (v as f64).powi(2)).sum::<f64>();
+            let noise = e(&mut ex.noisy.iter().zip(&ex.clean).map(|(n, c)| n - c));
+            10.0 * (e(&mut ex.clean.iter().copied()) / noise).log10()
+        };
+        let len = RATE as usize;
+        let lowest = |snr_min_db: f64| {
+            let recipe = Recipe {
+                snr_min_db,
+                ..Recipe::DEFAULT
+            };
+            let mut rng = Rng::new(8);
+            (0..60)
+                .map(|_| example(&mut rng, &pool, len, recipe))
+                .filter(|ex| ex.has_speech)
+                .map(|ex| snr(&ex))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let (default, wider) = (lowest(SNR_MIN_DB), lowest(-15.0));
+        assert!(default > -7.0, "{default:.1} dB");
+        assert!(wider < -10.0, "{wider:.1} dB");
     }
 }

@@ -83,6 +83,10 @@ pub struct TrainArgs {
     /// earlier targets.
     #[arg(long)]
     pub clip_bandwidths: bool,
+    /// Lowest speech-to-noise ratio of the mixtures, dB (uniform up to `mix::SNR_MAX_DB`, 30 dB); the default
+    /// keeps the earlier −5…30 dB.
+    #[arg(long, default_value_t = mix::SNR_MIN_DB, allow_hyphen_values = true)]
+    pub snr_min: f64,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -445,6 +449,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             bail!("{name} is a share and must lie in 0..=1, got {share}");
         }
     }
+    if !(args.snr_min.is_finite() && args.snr_min < mix::SNR_MAX_DB) {
+        bail!(
+            "--snr-min must lie below {} dB, got {}",
+            mix::SNR_MAX_DB,
+            args.snr_min
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let entries = data::manifest(&args.data)?;
@@ -543,6 +554,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         low_rates: args.low_rates,
         full_band: args.full_band,
         clip_bandwidths: args.clip_bandwidths,
+        snr_min_db: args.snr_min,
     };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
@@ -631,11 +643,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {} --full-band {}{}{}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {} --full-band {} --snr-min {}{}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), GCompris voices (GPL-3+ / public domain), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, args.full_band, if args.key_variety { " --key-variety" } else { "" }, if args.clip_bandwidths { " --clip-bandwidths" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, args.full_band, args.snr_min, if args.key_variety { " --key-variety" } else { "" }, if args.clip_bandwidths { " --clip-bandwidths" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

@@ -114,29 +114,26 @@ pub struct Clip {
     pub speaker: String,
 }
 
-/// Highest frequency, Hz, up to which the GCompris voices have content, measured per voice by the corpus
-/// (`../shared/data/README.md`): their files are stored at 44.1 kHz, but home recording and earlier lossy coding
-/// cut them off at 15–20 kHz.
-pub const GCOMPRIS_CONTENT_HZ: [(&str, f32); 6] = [
-    ("en", 19_000.0),
-    ("fr", 17_000.0),
-    ("ro", 17_000.0),
-    ("gd", 15_000.0),
-    ("kn", 15_000.0),
-    ("zh_TW", 20_000.0),
+/// Highest frequency with content, Hz, of the speech sources whose stored rate overstates it, measured by the
+/// corpus (`../shared/data/README.md`), by path prefix: the GCompris voices are stored at 44.1 kHz, but home
+/// recording and earlier lossy coding cut them off at 15–20 kHz; the Callie prompts reach about 18 kHz.
+pub const CONTENT_CUTOFFS_HZ: [(&str, f32); 7] = [
+    ("speech/gcompris/en/", 19_000.0),
+    ("speech/gcompris/fr/", 17_000.0),
+    ("speech/gcompris/ro/", 17_000.0),
+    ("speech/gcompris/gd/", 15_000.0),
+    ("speech/gcompris/kn/", 15_000.0),
+    ("speech/gcompris/zh_TW/", 20_000.0),
+    ("speech/callie/", 18_000.0),
 ];
 
 impl Clip {
     /// Highest frequency with content, Hz: [`Clip::bandwidth_hz`], or lower where the corpus measured a
-    /// voice's real cutoff ([`GCOMPRIS_CONTENT_HZ`]). Does not allocate.
+    /// source's real cut-off ([`CONTENT_CUTOFFS_HZ`]). Does not allocate.
     pub fn content_hz(&self) -> f32 {
-        let voice = self
-            .path
-            .strip_prefix("speech/gcompris/")
-            .and_then(|rest| rest.split('/').next());
-        GCOMPRIS_CONTENT_HZ
+        CONTENT_CUTOFFS_HZ
             .iter()
-            .find(|(v, _)| Some(*v) == voice)
+            .find(|(prefix, _)| self.path.starts_with(prefix))
             .map_or(self.bandwidth_hz, |(_, hz)| hz.min(self.bandwidth_hz))
     }
 

@@ -462,6 +462,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let train = load_pool(&args.data, &entries, Select::Training)?;
     // Per-epoch validation (and any choice made from it) uses the tuning half, never the report half.
     let val_pool = load_pool(&args.data, &entries, Select::Half(Half::Tuning))?;
+    if args.full_band > 0.0 && train.full_band_hours() == 0.0 {
+        bail!("--full-band asks for full-band speech, and the training split has none");
+    }
     let summary = format!(
         "train: {:.2} h speech ({} clips, {:.2} h full-band), {:.2} h noise ({} files), {} key clips; val: {:.2} h speech, {:.2} h noise",
         hours(&train.speech),

@@ -785,21 +785,27 @@ pub(crate) fn snr_of(name: &str) -> Option<i32> {
     stem.rsplit_once("-snr")?.1.parse().ok()
 }
 
-/// Mean PESQ-WB and STOI of every system per group.
-fn print_groups(title: &str, groups: &[(String, Vec<&FileResult>)], systems: &[System]) {
-    if groups.len() < 2 {
-        return;
-    }
+/// A per-group table's caption (followed by the systems' names) and its header: `first_column`, the file
+/// count, then a column per system.
+fn print_table_head(caption: &str, first_column: &str, systems: &[System]) {
     println!();
     let names: Vec<&str> = systems.iter().map(|s| s.name()).collect();
-    println!("PESQ-WB / STOI by {title}; systems: {}", names.join(", "));
+    println!("{caption}; systems: {}", names.join(", "));
     println!();
-    print!("| {title} | files |");
+    print!("| {first_column} | files |");
     for s in systems {
         print!(" {} |", s.name());
     }
     println!();
     println!("|---|---|{}", "---|".repeat(systems.len()));
+}
+
+/// Mean PESQ-WB and STOI of every system per group.
+fn print_groups(title: &str, groups: &[(String, Vec<&FileResult>)], systems: &[System]) {
+    if groups.len() < 2 {
+        return;
+    }
+    print_table_head(&format!("PESQ-WB / STOI by {title}"), title, systems);
     for (key, group) in groups {
         print!("| {key} | {} |", group.len());
         for k in 0..systems.len() {
@@ -820,19 +826,11 @@ fn print_high_band(groups: &[(String, Vec<&FileResult>)], systems: &[System]) {
     if groups.iter().all(|(_, g)| !g.iter().any(|r| full_band(&r))) {
         return;
     }
-    println!();
-    let names: Vec<&str> = systems.iter().map(|s| s.name()).collect();
-    println!(
-        "speech / noise above 8 kHz (dB) by SNR, full-band pairs; systems: {}",
-        names.join(", ")
+    print_table_head(
+        "speech / noise above 8 kHz (dB) by SNR, full-band pairs",
+        "SNR (dB)",
+        systems,
     );
-    println!();
-    print!("| SNR (dB) | files |");
-    for s in systems {
-        print!(" {} |", s.name());
-    }
-    println!();
-    println!("|---|---|{}", "---|".repeat(systems.len()));
     let row = |key: &str, group: &[&&FileResult], avg: &dyn Fn(Vec<f64>) -> Option<f64>| {
         print!("| {key} | {} |", group.len());
         for k in 0..systems.len() {

@@ -61,9 +61,11 @@ def main():
     p.add_argument("--pairs", required=True)
     p.add_argument("--saved", required=True)
     p.add_argument("--peers", default="target/eval/peers")
+    p.add_argument("--systems", default="Quell neural,RNNoise 0.2,DeepFilterNet 3",
+                   help="comma-separated systems to score (default: all three)")
     p.add_argument("files", nargs="+")
     args = p.parse_args()
-    for system in ["Quell neural", "RNNoise 0.2", "DeepFilterNet 3"]:
+    for system in args.systems.split(","):
         acc = {}
         for f in args.files:
             base = os.path.basename(f).removesuffix(".wav")

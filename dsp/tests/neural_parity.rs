@@ -42,6 +42,13 @@ fn int8_runtime_matches_the_f32_reference() {
         .iter()
         .map(|&s| (format!("seed {s}"), ModelWeights::seeded_random(s)))
         .collect();
+    // A candidate weights file (absolute path), checked like the shipped model before it is shipped:
+    // `QUELL_PARITY_MODEL=/abs/path cargo test -p quell-dsp --all-features --test neural_parity -- --nocapture`.
+    if let Some(path) = std::env::var_os("QUELL_PARITY_MODEL") {
+        let path = std::path::PathBuf::from(path);
+        let weights = ModelWeights::from_file(&path).expect("QUELL_PARITY_MODEL loads");
+        sets.push((format!("candidate {}", path.display()), weights));
+    }
     if let Some(shipped) = quell_dsp::neural::shipped_weights() {
         sets.push((
             "shipped model".into(),

@@ -457,7 +457,8 @@ pub(crate) struct PairInfo {
     /// Corpus of the speakers ([`voice_corpus`]).
     pub voice: Option<String>,
     /// For typing pairs, where the typing came from: `key clips` (typing made of single key clips, over
-    /// silence) or `recording` (a keyboard recording, with its room). `None` for the other categories.
+    /// silence), `key bursts` (the same in bursts after silent gaps, `cargo xtask pairs --typing-bursts`) or
+    /// `recording` (a keyboard recording, with its room). `None` for the other categories.
     pub typing: Option<String>,
 }
 
@@ -527,6 +528,9 @@ pub(crate) fn pair_infos(dir: &std::path::Path) -> HashMap<String, PairInfo> {
             let typing = match (category.as_deref(), c_noise.and_then(|c| f.get(c))) {
                 (Some("typing"), Some(noise)) if noise.starts_with("key clips") => {
                     Some("key clips".to_string())
+                }
+                (Some("typing"), Some(noise)) if noise.starts_with("key bursts") => {
+                    Some("key bursts".to_string())
                 }
                 (Some("typing"), Some(_)) => Some("recording".to_string()),
                 _ => None,

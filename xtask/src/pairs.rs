@@ -69,7 +69,18 @@ pub struct PairsArgs {
     /// that a rate's figures compare pair by pair with the 48 kHz ones (the reference is resampled alike).
     #[arg(long, default_value_t = RATE)]
     pub rate: u32,
+    /// Make only typing pairs, each of the half's key clips struck in bursts of 0.4–1.5 s after silent gaps of
+    /// 1–2.5 s (`pairs::key_bursts`): keys in the pauses of speech, where a suppressor without look-ahead must
+    /// judge a key by its first frame. Write them to their own folder with `--out`; the standard pairs of the
+    /// halves are not changed.
+    #[arg(long)]
+    pub typing_bursts: bool,
 }
+
+/// Shortest and longest burst of [`key_bursts`], seconds.
+pub const BURST_S: (f64, f64) = (0.4, 1.5);
+/// Shortest and longest silent gap before a burst of [`key_bursts`], seconds.
+pub const BURST_GAP_S: (f64, f64) = (1.0, 2.5);
 
 /// SNRs cycled through, dB.
 pub const SNRS: [f32; 6] = [-5.0, 0.0, 5.0, 10.0, 15.0, 20.0];
@@ -171,6 +182,38 @@ fn noise(
     })
 }
 
+/// `len` samples of typing in bursts: 5–10 keys per second from `clicks` (each key's peak ±4 dB around the
+/// others') for [`BURST_S`], then digital silence for [`BURST_GAP_S`] after the burst's last key interval (a
+/// key started in a burst rings out into the gap); the first burst starts within 0.5 s. Returns the samples and their description for `pairs.csv`.
+/// Allocates.
+pub fn key_bursts(rng: &mut Rng, clicks: &[Clip], len: usize) -> (Vec<f32>, String) {
+    let mut x = vec![0.0f32; len];
+    let rate = RATE as f64;
+    let keys_per_second = uniform(rng, 5.0, 10.0);
+    let mut t = (uniform(rng, 0.0, 0.5) * rate) as usize;
+    while t < len && !clicks.is_empty() {
+        let end = (t + (uniform(rng, BURST_S.0, BURST_S.1) * rate) as usize).min(len);
+        while t < end {
+            let clip = &clicks[below(rng, clicks.len())].samples;
+            let peak = clip.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+            let g = 10f32.powf(uniform(rng, -4.0, 4.0) as f32 / 20.0) / peak;
+            for (o, v) in x[t..].iter_mut().zip(clip) {
+                *o += v * g;
+            }
+            t += (rate / keys_per_second * uniform(rng, 0.5, 1.5)) as usize;
+        }
+        // `t` is where the burst's next key would have come: the gap adds to that.
+        t += (uniform(rng, BURST_GAP_S.0, BURST_GAP_S.1) * rate) as usize;
+    }
+    (
+        x,
+        format!(
+            "key bursts at {keys_per_second:.1}/s after {:.0}-{:.1} s gaps",
+            BURST_GAP_S.0, BURST_GAP_S.1
+        ),
+    )
+}
+
 /// Runs the command.
 pub fn run(args: &PairsArgs) -> Result<()> {
     if !(8_000..=RATE).contains(&args.rate) {
@@ -216,9 +259,14 @@ pub fn run(args: &PairsArgs) -> Result<()> {
         if count > 0 && speech.is_empty() {
             bail!("no {group} speech in the {} half", args.half.name());
         }
+        let categories: &[&str] = if args.typing_bursts {
+            &["typing"]
+        } else {
+            &CATEGORIES
+        };
         for i in 0..count {
-            let category = CATEGORIES[i % CATEGORIES.len()];
-            let snr = SNRS[(i / CATEGORIES.len()) % SNRS.len()];
+            let category = categories[i % categories.len()];
+            let snr = SNRS[(i / categories.len()) % SNRS.len()];
             let room = rng.uniform() < 1.0 / 3.0;
             let (dry, speakers) = utterance(&mut rng, speech);
             // In a room the mixture hears the whole response and the reference is its direct path and
@@ -241,8 +289,15 @@ pub fn run(args: &PairsArgs) -> Result<()> {
             let g = 10f32.powf(SPEECH_DBFS / 20.0) / (active_rms(&heard, RATE) as f32).max(1e-9);
             clean.iter_mut().for_each(|v| *v *= g);
             heard.iter_mut().for_each(|v| *v *= g);
-            let (mut n, source) = noise(&mut rng, category, &pool, clean.len())
-                .with_context(|| format!("{} half, {category}", args.half.name()))?;
+            let (mut n, source) = if args.typing_bursts {
+                if pool.clicks.is_empty() {
+                    bail!("no key clips in the {} half", args.half.name());
+                }
+                key_bursts(&mut rng, &pool.clicks, clean.len())
+            } else {
+                noise(&mut rng, category, &pool, clean.len())
+                    .with_context(|| format!("{} half, {category}", args.half.name()))?
+            };
             let speech_power = (active_rms(&heard, RATE) as f32).powi(2);
             let noise_power = n.iter().map(|v| v * v).sum::<f32>() / n.len() as f32;
             let gn = (speech_power / noise_power.max(1e-12) / 10f32.powf(snr / 10.0)).sqrt();
@@ -281,4 +336,63 @@ pub fn run(args: &PairsArgs) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decaying 3 kHz burst of 20 ms: a stand-in for a key clip.
+    fn key_clip() -> Clip {
+        let samples = (0..960)
+            .map(|i| {
+                let t = i as f32 / RATE as f32;
+                (-t / 0.004).exp() * (std::f32::consts::TAU * 3_000.0 * t).sin()
+            })
+            .collect();
+        Clip {
+            samples,
+            ..Clip::default()
+        }
+    }
+
+    #[test]
+    fn key_bursts_come_between_silent_gaps_of_the_stated_lengths() {
+        let clicks = [key_clip()];
+        let len = 30 * RATE as usize;
+        let (x, source) = key_bursts(&mut Rng::new(3), &clicks, len);
+        assert!(source.starts_with("key bursts at "), "{source}");
+        // Runs of 10 ms frames with and without keys (a key's 20 ms clip is far louder than −100 dBFS).
+        let frame = RATE as usize / 100;
+        let loud: Vec<bool> = x
+            .chunks(frame)
+            .map(|c| c.iter().any(|v| v.abs() > 1e-5))
+            .collect();
+        let mut runs: Vec<(bool, usize)> = Vec::new();
+        for &l in &loud {
+            match runs.last_mut() {
+                Some((k, n)) if *k == l => *n += 1,
+                _ => runs.push((l, 1)),
+            }
+        }
+        // Whole runs only: not the first (the start) nor the last (cut by the end of the file).
+        let inner = &runs[1..runs.len() - 1];
+        let gaps: Vec<usize> = inner.iter().filter(|r| !r.0).map(|r| r.1).collect();
+        let bursts: Vec<usize> = inner.iter().filter(|r| r.0).map(|r| r.1).collect();
+        assert!(gaps.len() >= 8, "{runs:?}");
+        // A gap between bursts lasts its 1–2.5 s plus one key interval (0.05–0.3 s) less its last key (20 ms);
+        // gaps between keys inside a burst are at most 0.3 s (1.5 / 5 keys per second).
+        let long: Vec<usize> = gaps.iter().copied().filter(|&g| g > 30).collect();
+        assert!(long.iter().all(|&g| (100..=285).contains(&g)), "{gaps:?}");
+        assert!(gaps.iter().all(|&g| g <= 30 || g >= 100), "{gaps:?}");
+        // Each key lasts 20 ms; a burst of keys spans at most 1.5 s plus its last key.
+        assert!(bursts.iter().all(|&b| b <= 3), "{bursts:?}");
+        assert!(long.len() >= 8, "{long:?}");
+        // Keys' peaks lie within ±4 dB of the clip's.
+        let peak = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(
+            peak <= 10f32.powf(4.0 / 20.0) * 1.01 && peak > 1.0,
+            "{peak}"
+        );
+    }
 }

@@ -104,7 +104,10 @@ fn int8_runtime_matches_the_f32_reference() {
             // 0.00165, 99th percentile 0.0111, worst 0.0184, VAD 0.0172; the typing-alone fine-tune of the
             // same network shipped that evening: mean 0.00122, 99th percentile 0.0087, worst 0.0165, VAD 0.028;
             // its fine-tune with the log-energy loss term, shipped later the same day: mean 0.00080, 99th
-            // percentile 0.0035, worst 0.0075, VAD 0.0099.)
+            // percentile 0.0035, worst 0.0075, VAD 0.0099; its fine-tune with that term at 0.25 and more typing,
+            // shipped after it: mean 0.00099, 99th percentile 0.0049, worst 0.0108, VAD 0.0175. The mean of the
+            // last eight epochs of the log-term-at-0.25 stage before it measured mean 0.0016, 99th percentile
+            // 0.0134, worst 0.034, past these bounds, and was not shipped.)
             assert!(mean <= 0.002, "{name}: mean gain error {mean}");
             assert!(p99 <= 0.012, "{name}: 99th-percentile gain error {p99}");
             assert!(worst_gain <= 0.025, "{name}: gain error {worst_gain}");

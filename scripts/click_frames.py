@@ -12,6 +12,11 @@ speech frames, and pauses (speech more than 40 dB under its loudest frame). It t
   - speech kept: 10 log10(sum |Y|^2 / sum |S|^2) over the cells where speech is 10 dB over the noise;
   - noise left:  10 log10(sum |Y|^2 / sum |X|^2) over the cells where noise is 10 dB over the speech.
 Both in dB, summed over all files. The peers' outputs are aligned to the clean speech by cross-correlation.
+
+With --timeline, it instead prints, for each FILE, 100 ms windows in which the speech is more than 25 dB under
+the noise (keys in a pause): the window's start, the speech and noise levels (dB re the file's loudest speech
+window) and, per system, how far the output's error (output minus the scaled clean speech) lies under the noise
+there, in dB (the cut).
 """
 
 import argparse
@@ -63,8 +68,12 @@ def main():
     p.add_argument("--peers", default="target/eval/peers")
     p.add_argument("--systems", default="Quell neural,RNNoise 0.2,DeepFilterNet 3",
                    help="comma-separated systems to score (default: all three)")
+    p.add_argument("--timeline", action="store_true",
+                   help="per file, the cut of each system in 100 ms windows of keys in pauses")
     p.add_argument("files", nargs="+")
     args = p.parse_args()
+    if args.timeline:
+        return timeline(args)
     for system in args.systems.split(","):
         acc = {}
         for f in args.files:
@@ -89,6 +98,31 @@ def main():
             db = lambda num, den: 10 * np.log10(max(num, 1e-20) / max(den, 1e-20))
             print(f"{system:16s} {kind:20s} {int(a[4]):5d} frames  speech kept {db(a[0], a[1]):6.2f} dB"
                   f"  noise left {db(a[2], a[3]):7.2f} dB")
+
+
+def timeline(args):
+    systems = args.systems.split(",")
+    for f in args.files:
+        base = os.path.basename(f).removesuffix(".wav")
+        print(base)
+        cuts, levels = [], None
+        for system in systems:
+            s, x, y, sr = signals(system, base, args)
+            w = int(sr * 0.1)
+            k = min(len(s), len(y)) // w
+            energy = lambda v: (v[: k * w].astype(np.float64).reshape(k, w) ** 2).sum(1) + 1e-20
+            scale = float(np.dot(y[: k * w], s[: k * w]) / max(np.dot(s[: k * w], s[: k * w]), 1e-20))
+            es, en, ee = energy(s), energy(x - s), energy(y[: len(s)] - scale * s)
+            if levels is None:
+                ref = es.max()
+                levels = (10 * np.log10(es / ref), 10 * np.log10(en / ref))
+            cuts.append(10 * np.log10(en / ee))
+        speech_db, noise_db = levels
+        n = min(len(speech_db), *(len(c) for c in cuts))
+        for i in range(n):
+            if noise_db[i] - speech_db[i] > 25 and noise_db[i] > -30:
+                per = "  ".join(f"{sy} cut {c[i]:5.1f} dB" for sy, c in zip(systems, cuts))
+                print(f"  {i * 0.1:5.1f} s  speech {speech_db[i]:6.1f} dB  noise {noise_db[i]:6.1f} dB  {per}")
 
 
 if __name__ == "__main__":

@@ -357,14 +357,7 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, recipe: &Recipe) -> Vec<f
                 let wet = uniform(rng, 0.1, 0.5);
                 reverb(&mut keys, rng, rt60, wet);
             }
-            // Bursts: 0.5–3 s of typing, then 0.2–1.5 s without.
-            let mut t = 0usize;
-            while t < len {
-                t += (uniform(rng, 0.5, 3.0) * RATE as f64) as usize;
-                let pause = (uniform(rng, 0.2, 1.5) * RATE as f64) as usize;
-                keys[t.min(len)..(t + pause).min(len)].fill(0.0);
-                t += pause;
-            }
+            typing_bursts(rng, &mut keys, recipe.key_gap_max_s);
         }
         n.iter_mut().zip(&keys).for_each(|(a, b)| *a += b);
     }
@@ -373,6 +366,25 @@ fn noise_track(rng: &mut Rng, pool: &Pool, len: usize, recipe: &Recipe) -> Vec<f
     }
     n
 }
+
+/// Cuts typing `keys` into bursts: 0.5–3 s of typing, then 0.2 s to `gap_max_s` without (silenced). Draws two
+/// random numbers per burst whatever `gap_max_s` is. Does not allocate.
+fn typing_bursts(rng: &mut Rng, keys: &mut [f32], gap_max_s: f64) {
+    let len = keys.len();
+    let mut t = 0usize;
+    while t < len {
+        t += (uniform(rng, 0.5, 3.0) * RATE as f64) as usize;
+        let pause = (uniform(rng, KEY_GAP_MIN_S, gap_max_s) * RATE as f64) as usize;
+        keys[t.min(len)..(t + pause).min(len)].fill(0.0);
+        t += pause;
+    }
+}
+
+/// Shortest pause between typing bursts in training, seconds.
+pub const KEY_GAP_MIN_S: f64 = 0.2;
+
+/// Longest pause between typing bursts in the earlier recipes, seconds (`cargo xtask train --key-gap-max`).
+pub const KEY_GAP_MAX_S: f64 = 1.5;
 
 /// The gain (linear) of the rest of the noise in an example with typing: with probability `typing_alone`
 /// 30–80 dB down (keys over near silence), else 20 dB down on 40 % of examples (typing dominates) and as it is
@@ -578,6 +590,9 @@ pub struct Recipe {
     /// Lowest speech-to-noise ratio drawn, dB (uniform up to [`SNR_MAX_DB`]; [`SNR_MIN_DB`] keeps the earlier
     /// recipe). One random number is drawn whatever the range, so the rest of an example stays as it was.
     pub snr_min_db: f64,
+    /// Longest pause between typing bursts, seconds (drawn uniform from [`KEY_GAP_MIN_S`]; [`KEY_GAP_MAX_S`]
+    /// keeps the earlier recipe, and the same random numbers are drawn whatever it is).
+    pub key_gap_max_s: f64,
 }
 
 /// Lowest speech-to-noise ratio of the earlier recipes, dB.
@@ -599,6 +614,7 @@ impl Recipe {
         full_band: 0.0,
         clip_bandwidths: false,
         snr_min_db: SNR_MIN_DB,
+        key_gap_max_s: KEY_GAP_MAX_S,
     };
 }
 
@@ -753,6 +769,32 @@ mod tests {
             .filter(|_| rest_of_noise_gain(&mut rng, 0.5) < 0.05)
             .count();
         assert!((430..570).contains(&quiet), "{quiet}");
+    }
+
+    #[test]
+    fn typing_bursts_pause_for_at_most_the_longest_gap() {
+        // The longest silent run of each cut, seconds (keys all ones, so silence is exactly the cut).
+        let longest = |gap_max_s: f64, seed: u64| {
+            let mut keys = vec![1.0f32; 60 * RATE as usize];
+            typing_bursts(&mut Rng::new(seed), &mut keys, gap_max_s);
+            let (mut run, mut most) = (0usize, 0usize);
+            for v in &keys {
+                run = if *v == 0.0 { run + 1 } else { 0 };
+                most = most.max(run);
+            }
+            most as f64 / RATE as f64
+        };
+        let earlier = longest(KEY_GAP_MAX_S, 4);
+        assert!((1.2..=KEY_GAP_MAX_S).contains(&earlier), "{earlier}");
+        let longer = longest(3.0, 4);
+        assert!((2.2..=3.0).contains(&longer), "{longer}");
+        // The same random numbers either way: the bursts start at the same places.
+        let starts = |gap_max_s: f64| {
+            let mut keys = vec![1.0f32; 20 * RATE as usize];
+            typing_bursts(&mut Rng::new(5), &mut keys, gap_max_s);
+            keys.windows(2).position(|w| w[0] == 1.0 && w[1] == 0.0)
+        };
+        assert_eq!(starts(KEY_GAP_MAX_S), starts(3.0));
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub struct TrainArgs {
     /// keeps the earlier −5…30 dB.
     #[arg(long, default_value_t = mix::SNR_MIN_DB, allow_hyphen_values = true)]
     pub snr_min: f64,
+    /// Longest pause between typing bursts, seconds (from `mix::KEY_GAP_MIN_S`, 0.2 s; the default keeps the
+    /// earlier 0.2–1.5 s). Longer pauses put more first keys after silence into training.
+    #[arg(long, default_value_t = mix::KEY_GAP_MAX_S)]
+    pub key_gap_max: f64,
     /// Continue from the newest checkpoint in --out.
     #[arg(long)]
     pub resume: bool,
@@ -456,6 +460,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.snr_min
         );
     }
+    if !(args.key_gap_max.is_finite() && (mix::KEY_GAP_MIN_S..=10.0).contains(&args.key_gap_max)) {
+        bail!(
+            "--key-gap-max must lie in {}..=10 s, got {}",
+            mix::KEY_GAP_MIN_S,
+            args.key_gap_max
+        );
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     let entries = data::manifest(&args.data)?;
@@ -558,6 +569,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         full_band: args.full_band,
         clip_bandwidths: args.clip_bandwidths,
         snr_min_db: args.snr_min,
+        key_gap_max_s: args.key_gap_max,
     };
     let (seed, batches, size, frames, epochs) = (
         args.seed,
@@ -646,11 +658,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &varmap,
         ModelMetadata {
             training: format!(
-                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {} --full-band {} --snr-min {}{}{}{}`; {summary}. \
+                "`cargo xtask train --epochs {} --batches {} --batch-size {} --frames {} --lr {} --seed {} --hf-weight {} --log-weight {} --under-weight {} --gamma {} --speech-weight {} --typing {} --typing-alone {} --synth-keys {} --rooms {} --pauses {} --low-rates {} --full-band {} --snr-min {} --key-gap-max {}{}{}{}`; {summary}. \
                  Speech: speechocean762 (CC BY 4.0), RAVDESS (CC BY-NC-SA 4.0, non-commercial), FreeSWITCH Callie \
                  (CC BY 3.0 / MPL 1.1), GCompris voices (GPL-3+ / public domain), ALSA test voice (GPL-2); noise: see docs/model.md.",
                 args.epochs, args.batches, args.batch_size, args.frames, args.lr, args.seed, args.hf_weight,
-                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, args.full_band, args.snr_min, if args.key_variety { " --key-variety" } else { "" }, if args.clip_bandwidths { " --clip-bandwidths" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
+                args.log_weight, args.under_weight, args.gamma, args.speech_weight, args.typing, args.typing_alone, args.synth_keys, args.rooms, args.pauses, args.low_rates, args.full_band, args.snr_min, args.key_gap_max, if args.key_variety { " --key-variety" } else { "" }, if args.clip_bandwidths { " --clip-bandwidths" } else { "" }, resumed_from.as_deref().map_or(String::new(), |r| format!(" --resume, from {r}"))
             ),
         },
     )

@@ -728,11 +728,11 @@ impl Example {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A decaying 3 kHz burst of 20 ms at 48 kHz: a stand-in for a key clip.
-    fn key_clip() -> Clip {
+    /// A decaying 3 kHz burst of 20 ms at 48 kHz: a stand-in for a key clip (also for `pairs`' tests).
+    pub(crate) fn key_clip() -> Clip {
         let samples = (0..960)
             .map(|i| {
                 let t = i as f32 / RATE as f32;

@@ -341,20 +341,7 @@ pub fn run(args: &PairsArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A decaying 3 kHz burst of 20 ms: a stand-in for a key clip.
-    fn key_clip() -> Clip {
-        let samples = (0..960)
-            .map(|i| {
-                let t = i as f32 / RATE as f32;
-                (-t / 0.004).exp() * (std::f32::consts::TAU * 3_000.0 * t).sin()
-            })
-            .collect();
-        Clip {
-            samples,
-            ..Clip::default()
-        }
-    }
+    use crate::mix::tests::key_clip;
 
     #[test]
     fn key_bursts_come_between_silent_gaps_of_the_stated_lengths() {

@@ -184,14 +184,17 @@ fn noise(
 
 /// `len` samples of typing in bursts: 5–10 keys per second from `clicks` (each key's peak ±4 dB around the
 /// others') for [`BURST_S`], then digital silence for [`BURST_GAP_S`] after the burst's last key interval (a
-/// key started in a burst rings out into the gap); the first burst starts within 0.5 s. Returns the samples and their description for `pairs.csv`.
-/// Allocates.
+/// key started in a burst rings out into the gap); the first burst starts within 0.5 s. Returns the samples
+/// (silence when `clicks` is empty) and their description for `pairs.csv`. Allocates.
 pub fn key_bursts(rng: &mut Rng, clicks: &[Clip], len: usize) -> (Vec<f32>, String) {
     let mut x = vec![0.0f32; len];
     let rate = RATE as f64;
     let keys_per_second = uniform(rng, 5.0, 10.0);
     let mut t = (uniform(rng, 0.0, 0.5) * rate) as usize;
-    while t < len && !clicks.is_empty() {
+    if clicks.is_empty() {
+        t = len;
+    }
+    while t < len {
         let end = (t + (uniform(rng, BURST_S.0, BURST_S.1) * rate) as usize).min(len);
         while t < end {
             let clip = &clicks[below(rng, clicks.len())].samples;
@@ -255,15 +258,15 @@ pub fn run(args: &PairsArgs) -> Result<()> {
     let mut rng = Rng::new(args.seed ^ (args.half as u64) << 32);
     let mut csv = String::from("name,half,speech,category,room,rt60_s,snr_db,speakers,noise\n");
     let mut written = 0;
+    let categories: &[&str] = if args.typing_bursts {
+        &["typing"]
+    } else {
+        &CATEGORIES
+    };
     for (group, count, speech) in [("nb", args.narrow, &narrow), ("fb", args.full, &full)] {
         if count > 0 && speech.is_empty() {
             bail!("no {group} speech in the {} half", args.half.name());
         }
-        let categories: &[&str] = if args.typing_bursts {
-            &["typing"]
-        } else {
-            &CATEGORIES
-        };
         for i in 0..count {
             let category = categories[i % categories.len()];
             let snr = SNRS[(i / categories.len()) % SNRS.len()];

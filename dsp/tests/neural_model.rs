@@ -1,8 +1,9 @@
 //! The weights file: round trips, and every kind of bad file gives a clear, typed error (never a panic).
 
 use quell_dsp::neural::topology::{
-    CONTEXT, CONV3_TOPOLOGY, DENOISE_HIDDEN, DENSE, FEATURE_LAYOUT, FORMAT_VERSION, INPUTS,
-    LEGACY_TOPOLOGY, OUTPUTS, OUTPUT_INPUTS, TENSORS, TOPOLOGY,
+    CONTEXT, CONV3_TOPOLOGY, DENOISE2_HIDDEN, DENOISE_HIDDEN, DENSE, FEATURE_LAYOUT,
+    FORMAT_VERSION, GRU3_DENOISE2_HIDDEN, GRU3_TOPOLOGY, INPUTS, LEGACY_TOPOLOGY, OUTPUTS,
+    OUTPUT_INPUTS, TENSORS, TOPOLOGY,
 };
 use quell_dsp::neural::{ModelError, ModelWeights};
 use std::collections::HashMap;
@@ -60,7 +61,7 @@ fn weights_round_trip_through_the_file_format() {
     w.save(&path).unwrap();
     assert_eq!(ModelWeights::from_file(&path).unwrap(), w);
     std::fs::remove_dir_all(dir).ok();
-    assert_eq!(quell_dsp::neural::topology::parameter_count(), 374_759);
+    assert_eq!(quell_dsp::neural::topology::parameter_count(), 534_695);
 }
 
 #[test]
@@ -169,6 +170,16 @@ fn wrong_tensors_are_named() {
             "{older}"
         );
     }
+    // A current file labelled as the narrower three-GRU topology: the second denoise GRU is too wide for it.
+    let mut meta = good_meta();
+    meta[1].1 = GRU3_TOPOLOGY;
+    assert!(matches!(
+        ModelWeights::from_bytes(&handmade(&good_tensors(), &meta)).unwrap_err(),
+        ModelError::Shape {
+            name: "denoise2_gru.weight_ih",
+            ..
+        }
+    ));
     // An older file with the current topology's label: the second denoise GRU is missing.
     let older: Vec<_> = good_tensors()
         .into_iter()
@@ -279,6 +290,83 @@ fn older_files_load_as_the_same_network() {
         let again = ModelWeights::from_bytes(&loaded.to_bytes().unwrap()).unwrap();
         assert_eq!(again, loaded);
     }
+}
+
+/// Keeps the first `units` of each gate block's rows (and, with `cols`, the first `cols` columns) of a
+/// row-major matrix of `3 * DENOISE2_HIDDEN` rows.
+fn narrow_gates(values: &[f32], units: usize, cols: usize, keep_cols: usize) -> Vec<f32> {
+    values
+        .chunks_exact(cols)
+        .enumerate()
+        .filter(|(r, _)| r % DENOISE2_HIDDEN < units)
+        .flat_map(|(_, row)| row[..keep_cols].to_vec())
+        .collect()
+}
+
+/// Files of the topology shipped on 2026-12-07 (a second denoise GRU of `GRU3_DENOISE2_HIDDEN` units) load with
+/// those units in place, the missing units' rows zero, the old units' recurrent columns for them zero and the gain
+/// layer's columns for them zero: the missing units stay at zero and the network computes what the file's did.
+#[test]
+fn files_with_a_narrower_second_denoise_gru_load_as_the_same_network() {
+    let w = ModelWeights::seeded_random(5);
+    let n = GRU3_DENOISE2_HIDDEN;
+    let file: Vec<_> = good_tensors_of(&w)
+        .into_iter()
+        .map(|(name, shape, values)| match name {
+            "denoise2_gru.weight_hh" => (
+                name,
+                vec![3 * n, n],
+                narrow_gates(&values, n, DENOISE2_HIDDEN, n),
+            ),
+            "denoise_output.weight" => (
+                name,
+                vec![OUTPUTS, DENOISE_HIDDEN + n],
+                values
+                    .chunks_exact(OUTPUT_INPUTS)
+                    .flat_map(|row| row[..DENOISE_HIDDEN + n].to_vec())
+                    .collect(),
+            ),
+            _ if name.starts_with("denoise2_gru.") => {
+                let cols = shape.get(1).copied().unwrap_or(1);
+                let mut shape = shape;
+                shape[0] = 3 * n;
+                (name, shape, narrow_gates(&values, n, cols, cols))
+            }
+            _ => (name, shape, values),
+        })
+        .collect();
+    let mut meta = good_meta();
+    meta[1].1 = GRU3_TOPOLOGY;
+    let loaded = ModelWeights::from_bytes(&handmade(&file, &meta)).unwrap();
+    for spec in &TENSORS {
+        let (got, want) = (loaded.tensor(spec), w.tensor(spec));
+        for (r, (g, o)) in got
+            .chunks_exact(spec.cols)
+            .zip(want.chunks_exact(spec.cols))
+            .enumerate()
+        {
+            // Which columns and rows came from the file.
+            let (kept_cols, kept_row) = match spec.name {
+                "denoise_output.weight" => (DENOISE_HIDDEN + n, true),
+                "denoise2_gru.weight_hh" => (n, r % DENOISE2_HIDDEN < n),
+                name if name.starts_with("denoise2_gru.") => (spec.cols, r % DENOISE2_HIDDEN < n),
+                _ => (spec.cols, true),
+            };
+            if kept_row {
+                assert_eq!(&g[..kept_cols], &o[..kept_cols], "{} row {r}", spec.name);
+                assert!(
+                    g[kept_cols..].iter().all(|v| *v == 0.0),
+                    "{} row {r}",
+                    spec.name
+                );
+            } else {
+                assert!(g.iter().all(|v| *v == 0.0), "{} row {r}", spec.name);
+            }
+        }
+    }
+    // Saved again, it is a file of the current topology.
+    let again = ModelWeights::from_bytes(&loaded.to_bytes().unwrap()).unwrap();
+    assert_eq!(again, loaded);
 }
 
 fn good_tensors_of(w: &ModelWeights) -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {

@@ -412,6 +412,24 @@ fn validate(
     })
 }
 
+/// Which units of the second denoise GRU are absent from `weights`: all their rows of the input and recurrent
+/// matrices (every gate) are zero, as in a checkpoint of a narrower topology widened by its loader.
+fn absent_denoise2_units(weights: &ModelWeights) -> Vec<bool> {
+    use quell_dsp::neural::topology::DENOISE2_HIDDEN;
+    let zero_rows = |name: &str, unit: usize| {
+        let w = weights.get(name).expect("tensor of the topology");
+        let cols = w.len() / (3 * DENOISE2_HIDDEN);
+        (0..3).all(|gate| {
+            w[(gate * DENOISE2_HIDDEN + unit) * cols..][..cols]
+                .iter()
+                .all(|v| *v == 0.0)
+        })
+    };
+    (0..DENOISE2_HIDDEN)
+        .map(|u| zero_rows("denoise2_gru.weight_ih", u) && zero_rows("denoise2_gru.weight_hh", u))
+        .collect()
+}
+
 fn newest_checkpoint(out: &Path) -> Option<(usize, PathBuf)> {
     std::fs::read_dir(out)
         .ok()?
@@ -503,24 +521,46 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             // convolution, no second denoise GRU) is widened on the way in (`ModelWeights::from_bytes`).
             let weights = ModelWeights::from_file(&path)
                 .with_context(|| format!("loading checkpoint {}", path.display()))?;
-            // Growth: a checkpoint without the second denoise GRU loads with it all zeros, read through zero
-            // columns of the gain layer. That computes the checkpoint's network, but a GRU of zeros gets no
-            // gradient (its state stays zero), so it keeps its random initialisation here; the zero columns alone
-            // keep the start identical to the checkpoint.
-            let grown = weights
-                .get("denoise2_gru.weight_ih")
-                .is_some_and(|w| w.iter().all(|v| *v == 0.0));
-            if grown {
-                println!("growing {}: second denoise GRU initialised at random, read through zero columns", path.display());
+            // Growth: a checkpoint with a narrower second denoise GRU (or none) loads with the missing units'
+            // rows all zeros, read through zero columns of the gain layer and of the other units' recurrent
+            // weights. That computes the checkpoint's network, but a unit of zeros gets no gradient (its state
+            // stays zero), so its own rows keep their random initialisation here; the zero columns alone keep the
+            // start identical to the checkpoint.
+            let absent = absent_denoise2_units(&weights);
+            if absent.iter().any(|a| *a) {
+                println!(
+                    "growing {}: {} of {} second denoise GRU units initialised at random, read through zero columns",
+                    path.display(),
+                    absent.iter().filter(|a| **a).count(),
+                    absent.len()
+                );
             }
             let mut vm = varmap.clone();
             for spec in &quell_dsp::neural::topology::TENSORS {
-                if grown && spec.name.starts_with("denoise2_gru.") {
-                    continue;
+                let mut values = weights.tensor(spec).to_vec();
+                if spec.name.starts_with("denoise2_gru.") {
+                    let init = varmap
+                        .data()
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("variable map poisoned"))?
+                        .get(spec.name)
+                        .with_context(|| format!("no variable {}", spec.name))?
+                        .as_tensor()
+                        .flatten_all()?
+                        .to_vec1::<f32>()?;
+                    for (r, (row, fresh)) in values
+                        .chunks_exact_mut(spec.cols)
+                        .zip(init.chunks_exact(spec.cols))
+                        .enumerate()
+                    {
+                        if absent[r % absent.len()] {
+                            row.copy_from_slice(fresh);
+                        }
+                    }
                 }
                 vm.set_one(
                     spec.name,
-                    Tensor::from_slice(weights.tensor(spec), spec.shape(), &device)?,
+                    Tensor::from_slice(&values, spec.shape(), &device)?,
                 )?;
             }
             start_epoch = epoch;
@@ -709,6 +749,35 @@ mod tests {
             ],
             vec![],
         )
+    }
+
+    #[test]
+    fn units_with_zero_rows_in_the_second_denoise_gru_count_as_absent() {
+        use quell_dsp::neural::topology::{index_of, DENOISE2_HIDDEN, TENSORS};
+        use quell_dsp::neural::ModelMetadata;
+        let w = ModelWeights::seeded_random(7);
+        assert!(absent_denoise2_units(&w).iter().all(|a| !a));
+        // Units 3 and 100 lose their rows in both matrices (every gate); unit 5 only in the input matrix.
+        let mut tensors: Vec<Vec<f32>> = TENSORS.iter().map(|s| w.tensor(s).to_vec()).collect();
+        for (name, units) in [
+            ("denoise2_gru.weight_ih", &[3usize, 100, 5][..]),
+            ("denoise2_gru.weight_hh", &[3, 100][..]),
+        ] {
+            let i = index_of(name).unwrap();
+            let cols = TENSORS[i].cols;
+            for gate in 0..3 {
+                for u in units {
+                    tensors[i][(gate * DENOISE2_HIDDEN + u) * cols..][..cols].fill(0.0);
+                }
+            }
+        }
+        let w = ModelWeights::from_vectors(tensors, ModelMetadata::default()).unwrap();
+        let absent: Vec<usize> = absent_denoise2_units(&w)
+            .iter()
+            .enumerate()
+            .filter_map(|(u, a)| a.then_some(u))
+            .collect();
+        assert_eq!(absent, [3, 100]);
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Gru {
 }
 
 /// Recurrent state of a batch: `[B, VAD_HIDDEN]`, `[B, NOISE_HIDDEN]`, `[B, DENOISE_HIDDEN]`,
-/// `[B, DENOISE2_HIDDEN]` (24, 96, 192, 96 units),
+/// `[B, DENOISE2_HIDDEN]` (24, 96, 192, 192 units),
 /// and the features of the previous `CONTEXT − 1` frames for the input convolution (`[B, (CONTEXT − 1) · 42]`,
 /// oldest first).
 #[derive(Clone)]

@@ -3,7 +3,7 @@
 //! convolution over the last [`CONTEXT`] frames of features in place of RNNoise v1's input dense layer (as
 //! RNNoise 0.2 has; it needs no look-ahead, so the latency stays one 20 ms window), and a third GRU of
 //! [`DENOISE2_HIDDEN`] units after the denoise GRU (RNNoise 0.2 has three too), whose state the gain layer reads
-//! beside the denoise GRU's.
+//! beside the denoise GRU's. The third GRU had 96 units until 2026-12-08 ([`GRU3_TOPOLOGY`]).
 //!
 //! ```text
 //! features of frames t−2, t−1, t (3 × 42) ─ input_conv (tanh) ─ c (24) ─ vad_gru ─ v (24) ─ vad_output (sigmoid) ─ VAD (1)
@@ -12,9 +12,9 @@
 //!      │                                                                                       │
 //!      ├──────────────────────────────────────────── [c, n, features_t] (162) ─ denoise_gru ─ d (192)
 //!      │                                                                                       │
-//!      └──────────────────────────────────────────── [c, d, features_t] (258) ─ denoise2_gru ─ e (96)
+//!      └──────────────────────────────────────────── [c, d, features_t] (258) ─ denoise2_gru ─ e (192)
 //!                                                                                              │
-//!                                                                  [d, e] (288) ─ denoise_output (sigmoid) ─ gains (22)
+//!                                                                  [d, e] (384) ─ denoise_output (sigmoid) ─ gains (22)
 //! ```
 //!
 //! The convolution is one matrix over the stacked frames, oldest first: columns `0..42` weigh frame t−2,
@@ -41,7 +41,9 @@ pub const NOISE_HIDDEN: usize = 96;
 /// Hidden size of the denoise GRU.
 pub const DENOISE_HIDDEN: usize = 192;
 /// Hidden size of the second denoise GRU.
-pub const DENOISE2_HIDDEN: usize = 96;
+pub const DENOISE2_HIDDEN: usize = 192;
+/// Hidden size of the second denoise GRU in [`GRU3_TOPOLOGY`].
+pub const GRU3_DENOISE2_HIDDEN: usize = 96;
 /// Band gains out.
 pub const OUTPUTS: usize = NB_BANDS;
 /// Input width of the noise GRU: `[t, v, features]`.
@@ -54,7 +56,13 @@ pub const DENOISE2_INPUTS: usize = DENSE + DENOISE_HIDDEN + INPUTS;
 pub const OUTPUT_INPUTS: usize = DENOISE_HIDDEN + DENOISE2_HIDDEN;
 
 /// Name of this topology, stored in every weights file the trainer writes.
-pub const TOPOLOGY: &str = "rnnoise-conv3-gru3/42x3-24-24-96-192-96-22";
+pub const TOPOLOGY: &str = "rnnoise-conv3-gru3/42x3-24-24-96-192-192-22";
+/// The topology of the model files shipped on 2026-12-07: this network with [`GRU3_DENOISE2_HIDDEN`] units in the
+/// second denoise GRU. Files of it still load: the second denoise GRU's rows for the units it lacks are zeros, as
+/// are its old units' recurrent columns for them and the gain layer's columns for them, which computes the same
+/// network (a unit whose rows are all zeros stays at zero). The trainer grows a model of this topology into
+/// [`TOPOLOGY`] that way, with the new units' own rows drawn at random.
+pub const GRU3_TOPOLOGY: &str = "rnnoise-conv3-gru3/42x3-24-24-96-192-96-22";
 /// The topology of the model files shipped from 2026-12-04 to 2026-12-07: this network without the second
 /// denoise GRU (the gain layer reads `d` alone, 22 × 192). Files of it still load: the second denoise GRU's
 /// tensors are zeros and the gain layer's columns for `e` are zeros, which computes the same network. The trainer
@@ -146,7 +154,7 @@ pub fn index_of(name: &str) -> Option<usize> {
     TENSORS.iter().position(|t| t.name == name)
 }
 
-/// Total number of weights (374,759 for this topology, 104,640 more than [`CONV3_TOPOLOGY`]; a test ties the
+/// Total number of weights (534,695 for this topology, 159,936 more than [`GRU3_TOPOLOGY`]; a test ties the
 /// count to the weights file).
 pub fn parameter_count() -> usize {
     TENSORS.iter().map(|t| t.values()).sum()

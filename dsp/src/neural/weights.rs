@@ -7,6 +7,8 @@
 //! may be in the file. Any deviation is a typed [`ModelError`] that names the problem.
 //!
 //! Files of the earlier topologies load too, as the same network ([`ModelWeights::from_bytes`]):
+//! - [`GRU3_TOPOLOGY`] (a narrower second denoise GRU): the units it lacks have zero rows, the other units' recurrent
+//!   columns for them are zeros, and so are the gain layer's columns for them;
 //! - [`CONV3_TOPOLOGY`] (no second denoise GRU): its tensors are zeros, and the gain layer's columns for its state
 //!   are zeros;
 //! - [`LEGACY_TOPOLOGY`] (also `input_dense` of 24 × 42 in place of `input_conv`): the dense layer becomes the
@@ -14,12 +16,32 @@
 
 use super::topology::{
     index_of, TensorSpec, CONTEXT, CONV3_TOPOLOGY, DENOISE_HIDDEN, DENSE, FEATURE_LAYOUT,
-    FORMAT_VERSION, INPUTS, LEGACY_TOPOLOGY, OUTPUTS, OUTPUT_INPUTS, TENSORS, TOPOLOGY,
+    FORMAT_VERSION, GRU3_DENOISE2_HIDDEN, GRU3_TOPOLOGY, INPUTS, LEGACY_TOPOLOGY, OUTPUTS, TENSORS,
+    TOPOLOGY,
 };
 use crate::rng::Rng;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+
+/// A tensor of shape `spec` holding `stored`, a matrix of `blocks` stacked blocks of `block_rows` rows and `cols`
+/// columns each: block `b`'s rows go to the first rows of the `b`-th of `blocks` equal blocks of `spec`'s rows, in
+/// their first `cols` columns; everything else is zero. Allocates.
+fn widen(
+    stored: &[f32],
+    blocks: usize,
+    block_rows: usize,
+    cols: usize,
+    spec: &TensorSpec,
+) -> Vec<f32> {
+    let mut out = vec![0.0; spec.values()];
+    let rows_per_block = spec.rows / blocks;
+    for (r, row) in stored.chunks_exact(cols).enumerate() {
+        let target = (r / block_rows) * rows_per_block + r % block_rows;
+        out[target * spec.cols..][..cols].copy_from_slice(row);
+    }
+    out
+}
 
 /// Why a weights file was refused.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,8 +224,8 @@ impl ModelWeights {
     }
 
     /// Loads and validates a weights file from memory (for example `include_bytes!`). A file of
-    /// [`CONV3_TOPOLOGY`] or [`LEGACY_TOPOLOGY`] is converted to [`TOPOLOGY`] (same outputs, see the module
-    /// notes). Allocates.
+    /// [`GRU3_TOPOLOGY`], [`CONV3_TOPOLOGY`] or [`LEGACY_TOPOLOGY`] is converted to [`TOPOLOGY`] (same outputs,
+    /// see the module notes). Allocates.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
         let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
             .map_err(|e| ModelError::Format(e.to_string()))?;
@@ -215,14 +237,21 @@ impl ModelWeights {
         }
         let topology = get(KEY_TOPOLOGY)?;
         let legacy = topology == LEGACY_TOPOLOGY;
-        let grown = legacy || topology == CONV3_TOPOLOGY;
-        if topology != TOPOLOGY && !grown {
+        // Units of the second denoise GRU in the file, where fewer than this build's: none in the two oldest
+        // topologies, GRU3_DENOISE2_HIDDEN in the one shipped on 2026-12-07.
+        let narrow = if legacy || topology == CONV3_TOPOLOGY {
+            Some(0)
+        } else if topology == GRU3_TOPOLOGY {
+            Some(GRU3_DENOISE2_HIDDEN)
+        } else if topology == TOPOLOGY {
+            None
+        } else {
             return Err(ModelError::Topology { found: topology });
-        }
-        // Where an older file differs: its input layer's name and shape (legacy), its gain layer's width and the
-        // absent second denoise GRU (both older topologies). `None`: not in the file, filled with zeros.
+        };
+        // Where an older file differs: its input layer's name and shape (legacy), the second denoise GRU's width
+        // and so the gain layer's. `None`: not in the file, filled with zeros.
         let stored = |spec: &TensorSpec| -> Option<TensorSpec> {
-            match (legacy, grown, spec.name) {
+            match (legacy, narrow, spec.name) {
                 (true, _, "input_conv.weight") => Some(TensorSpec {
                     name: "input_dense.weight",
                     rows: DENSE,
@@ -233,11 +262,20 @@ impl ModelWeights {
                     rows: DENSE,
                     cols: 1,
                 }),
-                (_, true, "denoise_output.weight") => Some(TensorSpec {
-                    cols: DENOISE_HIDDEN,
+                (_, Some(units), "denoise_output.weight") => Some(TensorSpec {
+                    cols: DENOISE_HIDDEN + units,
                     ..*spec
                 }),
-                (_, true, name) if name.starts_with("denoise2_gru.") => None,
+                (_, Some(0), name) if name.starts_with("denoise2_gru.") => None,
+                (_, Some(units), name) if name.starts_with("denoise2_gru.") => Some(TensorSpec {
+                    rows: 3 * units,
+                    cols: if name.ends_with("weight_hh") {
+                        units
+                    } else {
+                        spec.cols
+                    },
+                    ..*spec
+                }),
                 _ => Some(*spec),
             }
         };
@@ -303,18 +341,22 @@ impl ModelWeights {
             }
             tensors[i] = conv;
         }
-        if grown {
-            // The gain layer reads the second denoise GRU through zero columns: its state changes nothing.
-            let i = index_of("denoise_output.weight").expect("in TENSORS");
-            let narrow = std::mem::take(&mut tensors[i]);
-            let mut wide = vec![0.0; OUTPUTS * OUTPUT_INPUTS];
-            for (row, w) in wide
-                .chunks_exact_mut(OUTPUT_INPUTS)
-                .zip(narrow.chunks_exact(DENOISE_HIDDEN))
-            {
-                row[..DENOISE_HIDDEN].copy_from_slice(w);
+        if let Some(units) = narrow {
+            // The gain layer reads the second denoise GRU's missing units through zero columns, and those units
+            // get zero rows (gates at one half, candidate zero), so they stay at zero and change nothing.
+            for spec in &TENSORS {
+                let i = index_of(spec.name).expect("in TENSORS");
+                if spec.name == "denoise_output.weight" {
+                    tensors[i] = widen(&tensors[i], 1, OUTPUTS, DENOISE_HIDDEN + units, spec);
+                } else if units > 0 && spec.name.starts_with("denoise2_gru.") {
+                    let cols = if spec.name.ends_with("weight_hh") {
+                        units
+                    } else {
+                        spec.cols
+                    };
+                    tensors[i] = widen(&tensors[i], 3, units, cols, spec);
+                }
             }
-            tensors[i] = wide;
         }
         Self::from_vectors(tensors, ModelMetadata { training })
     }

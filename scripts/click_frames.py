@@ -56,7 +56,16 @@ def signals(system, base, args):
     s, sr = load(f"{args.pairs}/clean/{base}.wav")
     x, _ = load(f"{args.pairs}/noisy/{base}.wav")
     sub = {"RNNoise 0.2": "rnnoise02", "DeepFilterNet 3": "dfn3"}[system]
-    y, _ = load(f"{args.peers}/{sub}/noisy/{base}.wav")
+    path = f"{args.peers}/{sub}/noisy/{base}.wav"
+    y, rate = load(path)
+    # The peers' folder holds the outputs of the last eval run that used it, whatever pairs those were: a file of
+    # another rate or length (for example from a run on the 8 kHz pairs) belongs to other pairs.
+    if rate != sr or abs(len(y) - len(x)) > 0.01 * len(x):
+        raise SystemExit(
+            f"{path} ({len(y)} samples at {rate} Hz) is not the output for {args.pairs}/noisy/{base}.wav "
+            f"({len(x)} samples at {sr} Hz): run `cargo xtask eval --pairs {args.pairs}` with the peers, "
+            "or pass --saved from a run that saved them"
+        )
     m = min(len(s), len(x))
     return s[:m], x[:m], align(s[:m], y), sr
 
